@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make demo` (runtime only, no torch) and `make test` (everything).
+PYTHON ?= python3
+VENV ?= .venv
+DEMO_VENV ?= .venv-demo
+PY := $(VENV)/bin/python
+DEMO_PY := $(DEMO_VENV)/bin/python
+PYTEST_MARKS ?= not slow and not needs_cuda and not needs_trt and not needs_camera
+PYTEST_ARGS ?=
+DEMO_DIR ?= out/demo
+
+.PHONY: demo test test-slow lint typecheck cuda-check venv demo-venv clean
+
+$(VENV)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e ".[dev,ort,video,train,deploy]"
+	touch $@
+
+$(DEMO_VENV)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_PY) -m pip install -q --upgrade pip setuptools wheel
+	$(DEMO_PY) -m pip install -q -e ".[ort,video]"
+	touch $@
+
+venv: $(VENV)/.installed
+demo-venv: $(DEMO_VENV)/.installed
+
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/edgeseg data shapes --out $(DEMO_DIR) --split val --images 100 --seed 7 --force
+	$(DEMO_VENV)/bin/edgeseg eval --gt $(DEMO_DIR) --split val --pred gt --task all
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check edgeseg tests benchmarks examples
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy edgeseg
+
+test: lint typecheck
+	$(PY) -m pytest -m "$(PYTEST_MARKS)" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treat as a failure"; exit 1; fi; exit $$rc
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m "slow" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+clean:
+	rm -rf $(VENV) $(DEMO_VENV) build out *.egg-info

@@ -1,0 +1,62 @@
+"""`edgeseg <verb>`: one console script, one module per verb.
+
+Each verb module exposes `register(subparsers)` that adds its parser and sets `func(args) -> int`.
+Verb modules are imported only for the verb being run, so `edgeseg run` never pays for torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from edgeseg import __version__
+from edgeseg.errors import EdgesegError
+
+# verb -> (module that registers it, one-line help). Order is the order of the help text.
+VERBS: dict[str, tuple[str, str]] = {
+    "data": ("edgeseg.data.command", "generate ShapesWorld datasets and video clips"),
+    "eval": ("edgeseg.eval.command", "evaluate predictions: box/mask/keypoint AP, mIoU, PQ"),
+}
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; with `verb`, only that verb's module is imported."""
+    parser = argparse.ArgumentParser(
+        prog="edgeseg",
+        description="edgeseg: detection and segmentation from PyTorch to real-time video on NVIDIA GPUs.",
+        epilog="Run `edgeseg VERB --help` for a verb's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name, (module_name, help_text) in VERBS.items():
+        if verb is None or verb == name:
+            importlib.import_module(module_name).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in args_list if a in VERBS), None)
+    parser = build_parser(verb)
+    args = parser.parse_args(args_list)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgesegError as err:
+        print(f"edgeseg {args.verb}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"edgeseg {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

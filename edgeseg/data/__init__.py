@@ -1,0 +1,1 @@
+"""Data: the ShapesWorld generator, COCO/panoptic readers and writers, video sources."""
