@@ -22,7 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser; with `verb`, only that verb's module is imported."""
+    """The top-level parser. Only the module of `verb` is imported; the others appear in the help only."""
     parser = argparse.ArgumentParser(
         prog="edgeseg",
         description="edgeseg: detection and segmentation from PyTorch to real-time video on NVIDIA GPUs.",
@@ -32,7 +32,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     for name, (module_name, help_text) in VERBS.items():
-        if verb is None or verb == name:
+        if verb == name:
             importlib.import_module(module_name).register(subparsers)
         else:
             subparsers.add_parser(name, help=help_text)
