@@ -1,0 +1,147 @@
+"""Numpy post-processing shared by task adapters: mask paste, letterbox undo, heatmap decoding.
+
+Everything here is vectorised over instances (no per-box Python loop) because it runs on every frame
+of a video. OpenCV is imported lazily, only by the functions that resize images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LETTERBOX_FILL = 114
+
+
+def _axis_weights(lo: np.ndarray, hi: np.ndarray, cells: int, limit: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis for every box, over the pixel window the box can touch.
+
+    A mask of `cells` cells spans [lo, hi]; pixel p samples it at its centre p + 0.5, i.e. at cell
+    coordinate u = (p + 0.5 - lo) * cells / size - 0.5, with zeros outside the mask (the inverse of
+    RoIAlign with aligned=True, and of grid_sample with align_corners=False). The support is
+    u in (-1, cells), so the window is widened by one cell on each side.
+    Returns start [K], valid [K,N], index0 [K,N], weight0 [K,N], index1 [K,N], weight1 [K,N].
+    """
+    size = np.maximum(hi - lo, 1e-6)
+    cell = size / cells
+    start = np.clip(np.floor(lo - cell - 0.5), 0, limit).astype(np.int64)
+    stop = np.clip(np.ceil(hi + cell - 0.5) + 1, 0, limit).astype(np.int64)
+    stop = np.where(hi > lo, stop, start)  # degenerate boxes paste nothing
+    count = int((stop - start).max(initial=0))
+    pixels = start[:, None] + np.arange(count)[None, :]
+    valid = pixels < stop[:, None]
+    u = (pixels + 0.5 - lo[:, None]) / cell[:, None] - 0.5
+    i0 = np.floor(u).astype(np.int64)
+    frac = (u - i0).astype(np.float32)
+    w0 = np.where((i0 >= 0) & (i0 < cells) & valid, 1.0 - frac, 0.0).astype(np.float32)
+    w1 = np.where((i0 + 1 >= 0) & (i0 + 1 < cells) & valid, frac, 0.0).astype(np.float32)
+    return start, valid, np.clip(i0, 0, cells - 1), w0, np.clip(i0 + 1, 0, cells - 1), w1
+
+
+def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float = 0.5) -> np.ndarray:
+    """Paste per-box mask probabilities [K,Mh,Mw] into full-frame bool masks [K,H,W].
+
+    Bilinear resampling is separable, so each box costs one gather per axis over its own window;
+    the windows are padded to the largest box so all boxes run as one batch.
+    """
+    box_masks = np.asarray(box_masks, dtype=np.float32)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    num = len(boxes)
+    out = np.zeros((num, height, width), dtype=bool)
+    if num == 0:
+        return out
+    mh, mw = box_masks.shape[1:]
+    ys, vy, iy0, wy0, iy1, wy1 = _axis_weights(boxes[:, 1], boxes[:, 3], mh, height)
+    xs, vx, ix0, wx0, ix1, wx1 = _axis_weights(boxes[:, 0], boxes[:, 2], mw, width)
+    if vy.shape[1] == 0 or vx.shape[1] == 0:
+        return out
+    rows = np.arange(num)[:, None]
+    # rows first: [K,Hc,Mw], then columns: [K,Hc,Wc]
+    tmp = wy0[:, :, None] * box_masks[rows, iy0] + wy1[:, :, None] * box_masks[rows, iy1]
+    shape = (num, tmp.shape[1], ix0.shape[1])
+    probs = (wx0[:, None, :] * np.take_along_axis(tmp, np.broadcast_to(ix0[:, None, :], shape), 2)
+             + wx1[:, None, :] * np.take_along_axis(tmp, np.broadcast_to(ix1[:, None, :], shape), 2))
+    keep = (probs >= threshold) & vy[:, :, None] & vx[:, None, :]
+    k, y, x = np.nonzero(keep)
+    out[k, ys[k] + y, xs[k] + x] = True
+    return out
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Resize keeping the aspect ratio, then pad to the network size; and the way back.
+
+    Per-axis scales are the rounded resized size over the source size, so undoing is exact.
+    """
+
+    src_hw: tuple[int, int]
+    dst_hw: tuple[int, int]
+    resized_hw: tuple[int, int]
+    pad_top: int
+    pad_left: int
+
+    @classmethod
+    def fit(cls, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> Letterbox:
+        scale = min(dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1])
+        rh = min(dst_hw[0], max(1, round(src_hw[0] * scale)))
+        rw = min(dst_hw[1], max(1, round(src_hw[1] * scale)))
+        return cls(tuple(src_hw), tuple(dst_hw), (rh, rw), (dst_hw[0] - rh) // 2,  # type: ignore[arg-type]
+                   (dst_hw[1] - rw) // 2)
+
+    @property
+    def scale_xy(self) -> tuple[float, float]:
+        return self.resized_hw[1] / self.src_hw[1], self.resized_hw[0] / self.src_hw[0]
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """The network-sized image: resized (bilinear) and padded with grey."""
+        import cv2
+
+        resized = cv2.resize(image, (self.resized_hw[1], self.resized_hw[0]), interpolation=cv2.INTER_LINEAR)
+        out = np.full((*self.dst_hw, *image.shape[2:]), LETTERBOX_FILL, dtype=image.dtype)
+        out[self.pad_top:self.pad_top + self.resized_hw[0],
+            self.pad_left:self.pad_left + self.resized_hw[1]] = resized
+        return out
+
+    def points_to_frame(self, xy: np.ndarray) -> np.ndarray:
+        """Network-pixel (x, y) pairs in the last axis (extra channels kept) to frame pixels."""
+        sx, sy = self.scale_xy
+        out = np.array(xy, dtype=np.float32, copy=True)
+        out[..., 0] = np.clip((out[..., 0] - self.pad_left) / sx, 0, self.src_hw[1])
+        out[..., 1] = np.clip((out[..., 1] - self.pad_top) / sy, 0, self.src_hw[0])
+        return out
+
+    def boxes_to_frame(self, boxes: np.ndarray) -> np.ndarray:
+        """[K,4] xyxy boxes from network pixels to frame pixels, clipped to the frame."""
+        return self.points_to_frame(np.asarray(boxes, dtype=np.float32).reshape(-1, 2, 2)).reshape(-1, 4)
+
+    def map_to_frame(self, label_map: np.ndarray) -> np.ndarray:
+        """A network-sized label map (semantic, panoptic ids) cropped and resized (nearest) to the frame."""
+        import cv2
+
+        crop = label_map[self.pad_top:self.pad_top + self.resized_hw[0],
+                         self.pad_left:self.pad_left + self.resized_hw[1]]
+        dtype = crop.dtype
+        work = crop.astype(np.int32) if dtype not in (np.uint8, np.uint16, np.int16, np.int32,
+                                                      np.float32) else crop
+        resized = cv2.resize(work, (self.src_hw[1], self.src_hw[0]), interpolation=cv2.INTER_NEAREST)
+        return resized.astype(dtype, copy=False)
+
+
+def decode_heatmaps(heatmaps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Keypoints [K,J,3] (x, y, score) from per-box heatmaps [K,J,Hh,Wh] (argmax at cell centres).
+
+    The heatmap of a box spans the box like a pasted mask: cell (i, j) has its centre at
+    x0 + (j + 0.5) * w / Wh, y0 + (i + 0.5) * h / Hh. The score is the heatmap's peak value.
+    """
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    num, joints, hh, hw = heatmaps.shape
+    flat = heatmaps.reshape(num, joints, hh * hw)
+    idx = flat.argmax(axis=2)
+    score = np.take_along_axis(flat, idx[..., None], 2)[..., 0]
+    iy, ix = np.divmod(idx, hw)
+    x0, y0, x1, y1 = (boxes[:, i:i + 1] for i in range(4))
+    x = x0 + (ix + 0.5) * (x1 - x0) / hw
+    y = y0 + (iy + 0.5) * (y1 - y0) / hh
+    return np.stack([x, y, score], axis=2).astype(np.float32)
