@@ -33,7 +33,7 @@ if Pybind11Extension is not None:
         cmdclass["build_ext"] = build_ext
 
 EXTRAS = {
-    "ort": ["onnxruntime>=1.18", "onnxruntime-extensions>=0.12"],
+    "ort": ["onnxruntime>=1.18", "onnxruntime-extensions>=0.12", "onnx>=1.16"],
     "video": ["av>=12", "opencv-python-headless>=4.8"],
     "train": ["torch==2.14.1", "torchvision==0.29.1", "onnx>=1.16", "onnxscript>=0.1"],
     "deploy": ["onnx>=1.16", "onnx-graphsurgeon>=0.5", "onnxruntime>=1.18"],
@@ -57,7 +57,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["edgeseg", "edgeseg.*"]),
-    package_data={"edgeseg": ["py.typed", "zoo/*.json", "zoo/*.onnx", "zoo/*.pt"]},
+    package_data={"edgeseg": ["py.typed", "zoo/*.json", "zoo/*.onnx", "zoo/*.pt", "ops/specs/*.yaml"]},
     install_requires=["numpy>=1.24", "pillow>=10", "pycocotools>=2.0.7", "tqdm>=4.66", "pyyaml>=6"],
     extras_require=EXTRAS,
     ext_modules=ext_modules,
