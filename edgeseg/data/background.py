@@ -43,19 +43,21 @@ def stuff_layout(rng: np.random.Generator, height: int, width: int) -> tuple[np.
     return ids[index], bands
 
 
-def _texture(name: str, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Full-size float32 RGB texture of one stuff class, with a per-image color jitter."""
-    base = np.clip(_BASE[name] * rng.uniform(0.8, 1.15) + rng.uniform(-15, 15, 3), 0, 255)
-    yy = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+def _texture(name: str, rng: np.random.Generator, rows: tuple[int, int], image_height: int,
+             width: int) -> np.ndarray:
+    """Float32 RGB texture of one stuff class for image rows [r0, r1), with a per-image color jitter."""
+    jitter = rng.uniform(0.8, 1.15), rng.uniform(-15, 15, 3)
+    base = np.clip(_BASE[name] * jitter[0] + jitter[1], 0, 255).astype(np.float32)
+    height = rows[1] - rows[0]
+    y = np.arange(*rows, dtype=np.float32)[:, None]
+    x = np.arange(width, dtype=np.float32)[None, :]
     if name == "sky":
         clouds = smooth_noise(rng, height, width, 4, 6)[..., None]
-        img = base * (1.1 - 0.25 * yy) + np.clip(clouds - 0.55, 0, None) * 300
+        img = base * (1.1 - 0.25 * y / image_height)[..., None] + np.clip(clouds - 0.55, 0, None) * 300
     elif name == "grass":
         blades = smooth_noise(rng, height, width, max(2, height // 10), max(2, width // 2))[..., None]
         img = base * (0.65 + 0.6 * blades)
     elif name == "water":
-        y = np.arange(height, dtype=np.float32)[:, None]
-        x = np.arange(width, dtype=np.float32)[None, :]
         period = rng.uniform(5, 10)
         waves = np.sin(2 * np.pi * y / period + 0.8 * np.sin(x / rng.uniform(8, 20)))[..., None]
         img = base * (0.9 + 0.15 * waves)
@@ -64,14 +66,12 @@ def _texture(name: str, rng: np.random.Generator, height: int, width: int) -> np
         img = base * (0.85 + 0.3 * grain)
     else:  # wall: bricks with mortar lines, alternate rows offset by half a brick
         bh, bw = rng.uniform(8, 14), rng.uniform(18, 30)
-        y = np.arange(height, dtype=np.float32)[:, None]
-        x = np.arange(width, dtype=np.float32)[None, :]
         row = np.floor(y / bh)
         xs = x + (row % 2) * bw / 2
         mortar = ((y % bh) < 1.5) | ((xs % bw) < 1.5)
         shade = 0.85 + 0.3 * np.abs(np.sin(row * 12.9898 + np.floor(xs / bw) * 78.233))
         img = np.where(mortar[..., None], np.float32(200), base * shade[..., None])
-    return np.broadcast_to(img, (height, width, 3)).astype(np.float32)
+    return np.broadcast_to(img, (height, width, 3)).astype(np.float32, copy=False)
 
 
 def render_background(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,5 +80,10 @@ def render_background(rng: np.random.Generator, height: int, width: int) -> tupl
     rgb = np.empty((height, width, 3), dtype=np.float32)
     for name in bands:
         sel = ids == STUFF_IDS[name]
-        rgb[sel] = _texture(name, rng, height, width)[sel]
+        rows = np.flatnonzero(sel.any(axis=1))
+        if not len(rows):
+            continue
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1  # bands are horizontal: texture only their rows
+        texture = _texture(name, rng, (r0, r1), height, width)
+        np.copyto(rgb[r0:r1], texture, where=sel[r0:r1, :, None])
     return rgb, ids

@@ -17,10 +17,12 @@ from pycocotools import mask as mask_utils
 
 from edgeseg.data.captions import region_captions
 from edgeseg.data.categories import PERSON_ID, coco_categories
-from edgeseg.data.render import Frame
+from edgeseg.data.render import Frame, stuff_ids
 
 STUFF_SEGMENT_BASE = 1000  # panoptic segment id of a stuff region = base + its category id
-IMAGE_PNG_LEVEL = 1  # zlib level for the RGB PNGs: noisy images barely compress, speed matters more
+# zlib level and strategy (3 = Z_RLE) for the RGB PNGs: noisy images barely compress, speed matters more.
+IMAGE_PNG_OPTIONS = {"compress_level": 1, "compress_type": 3}
+LABEL_PNG_OPTIONS = {"compress_level": 1}
 
 
 def panoptic_ids(frame: Frame) -> np.ndarray:
@@ -85,13 +87,14 @@ class SplitWriter:
         pan_name = f"{stem}.png"
         self.panoptic.append({"image_id": image_id, "file_name": pan_name, "segments_info": segments})
         self.captions.append({"image_id": image_id, "file_name": file_name, "regions": regions})
-        Image.fromarray(ids_to_rgb(panoptic_ids(frame))).save(self.root / "panoptic" / self.name / pan_name)
-        Image.fromarray(frame.semantic()).save(self.root / "semantic" / self.name / pan_name)
+        pan_png, sem_png = Image.fromarray(ids_to_rgb(panoptic_ids(frame))), Image.fromarray(frame.semantic())
+        pan_png.save(self.root / "panoptic" / self.name / pan_name, **LABEL_PNG_OPTIONS)
+        sem_png.save(self.root / "semantic" / self.name / pan_name, **LABEL_PNG_OPTIONS)
 
     @staticmethod
     def _stuff_segments(frame: Frame) -> list[dict[str, Any]]:
         segments = []
-        for cid in np.unique(frame.stuff):
+        for cid in stuff_ids(frame.stuff):
             mask = (frame.stuff == cid) & (frame.ids == 0)
             if not mask.any():
                 continue
@@ -113,5 +116,6 @@ class SplitWriter:
         }
         for kind, body in files.items():
             doc = {"info": self.info, "images": self.images, **body}
-            (ann_dir / f"{self.prefix}{kind}_{self.split}.json").write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+            text = json.dumps(doc, separators=(",", ":"))
+            (ann_dir / f"{self.prefix}{kind}_{self.split}.json").write_text(text, encoding="utf-8")
 

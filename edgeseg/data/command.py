@@ -20,14 +20,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write images, COCO instances/keypoints/panoptic/captions JSON, panoptic and semantic "
                     "PNGs (and mp4 clips with per-frame annotations) into DIR. See docs/data.md.")
-    shapes.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (must not exist)")
-    shapes.add_argument("--split", default="train", choices=("train", "val"), help="split name (default train)")
-    shapes.add_argument("--images", type=int, default=1000, metavar="N", help="number of images (default 1000)")
+    shapes.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="output folder (must not exist)")
+    shapes.add_argument("--split", default="train", choices=("train", "val"),
+                        help="split name (default train)")
+    shapes.add_argument("--images", type=int, default=1000, metavar="N",
+                        help="number of images (default 1000)")
     shapes.add_argument("--size", type=int, default=320, help="image side in pixels, >= 64 (default 320)")
     shapes.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     shapes.add_argument("--video-frames", type=int, default=0, metavar="F",
                         help="also write mp4 clips of F frames each (default 0: no video)")
-    shapes.add_argument("--clips", type=int, default=1, help="number of clips with --video-frames (default 1)")
+    shapes.add_argument("--clips", type=int, default=1,
+                        help="number of clips with --video-frames (default 1)")
     shapes.add_argument("--force", action="store_true", help="replace DIR if it exists")
     shapes.add_argument("--quiet", action="store_true", help="no progress bar")
     shapes.set_defaults(func=run)

@@ -21,16 +21,16 @@ class Mp4Writer:
         self._cv: Any = None
         try:
             import av
-        except ImportError:
-            av = None
-        if av is not None:
+
             self._open_av(av, fps)
             return
+        except ImportError:
+            pass
         try:
             import cv2
         except ImportError:
             raise missing_extra("PyAV or OpenCV (to write mp4 clips)", "video") from None
-        self._cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        self._cv = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
         self._cv2 = cv2
 
     def _open_av(self, av: Any, fps: float) -> None:

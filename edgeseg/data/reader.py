@@ -43,7 +43,7 @@ class ShapesRecord:
 
 def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise EdgesegError(f"{path} not found: generate the split with `edgeseg data shapes --out DIR --split ...`")
+        raise EdgesegError(f"{path} not found: generate it with `edgeseg data shapes --out DIR --split ...`")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -52,7 +52,8 @@ def load_split(root: str | Path, split: str) -> list[ShapesRecord]:
     root = Path(root)
     ann_dir = root / "annotations"
     instances = _load_json(ann_dir / f"instances_{split}.json")
-    keypoints = {a["id"]: a["keypoints"] for a in _load_json(ann_dir / f"person_keypoints_{split}.json")["annotations"]}
+    person_anns = _load_json(ann_dir / f"person_keypoints_{split}.json")["annotations"]
+    keypoints = {a["id"]: a["keypoints"] for a in person_anns}
     panoptic = {a["image_id"]: a for a in _load_json(ann_dir / f"panoptic_{split}.json")["annotations"]}
     by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in instances["annotations"]:

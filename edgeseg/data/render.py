@@ -31,8 +31,10 @@ class Frame:
 
     def masks(self) -> np.ndarray:
         """(H, W, n) uint8 Fortran-ordered visible masks, ready for pycocotools' RLE encoder."""
-        n = len(self.things)
-        return np.asfortranarray(self.ids[:, :, None] == np.arange(1, n + 1, dtype=np.int32)).astype(np.uint8)
+        out = np.empty((*self.ids.shape, len(self.things)), dtype=np.uint8, order="F")
+        for k in range(len(self.things)):
+            np.equal(self.ids, k + 1, out=out[:, :, k], casting="unsafe")
+        return out
 
     def targets(self) -> dict[str, np.ndarray]:
         """Training targets: boxes (n, 4) xyxy float32, category_ids (n,) int64, masks (n, H, W) uint8,
@@ -52,13 +54,18 @@ class Frame:
     def semantic(self) -> np.ndarray:
         """(H, W) uint8 semantic index map (CATEGORIES order), IGNORE_LABEL where unlabelled."""
         lut = np.full(256, IGNORE_LABEL, dtype=np.uint8)
-        for cid in np.unique(self.stuff):
+        for cid in stuff_ids(self.stuff):
             lut[cid] = semantic_index(int(cid))
         sem = lut[self.stuff]
         thing_lut = np.array([IGNORE_LABEL] + [semantic_index(t.category_id) for t in self.things], np.uint8)
         inside = self.ids > 0
         sem[inside] = thing_lut[self.ids[inside]]
         return sem
+
+
+def stuff_ids(stuff: np.ndarray) -> list[int]:
+    """The stuff category ids present in a uint8 map (bincount: cheaper than np.unique)."""
+    return [int(c) for c in np.flatnonzero(np.bincount(stuff.ravel(), minlength=256))]
 
 
 @dataclass(frozen=True)
@@ -68,14 +75,14 @@ class Effects:
     gain: float = 1.0  # overall brightness
     ramp: tuple[float, float] = (0.0, 0.0)  # lighting gradient per px along x, y (relative)
     noise: float = 0.0  # Gaussian noise sigma in gray levels
-    blur: float = 0.0  # Gaussian blur radius in px (0 = none)
+    blur: float = 0.0  # box blur radius in px (0 = none); a box is 3x cheaper than Pillow's Gaussian
 
 
 def sample_effects(rng: np.random.Generator, size: int) -> Effects:
     """Random lighting, noise and blur for a still image."""
     angle = rng.uniform(0, 2 * np.pi)
     strength = rng.uniform(0.0, 0.5) / size
-    blur = rng.uniform(0.3, 1.2) if rng.random() < 0.5 else 0.0
+    blur = rng.uniform(0.3, 1.0) if rng.random() < 0.5 else 0.0
     return Effects(rng.uniform(0.75, 1.2), (strength * np.cos(angle), strength * np.sin(angle)),
                    rng.uniform(0.0, 8.0), blur)
 
@@ -89,7 +96,8 @@ def _paint_ids(crops: list[scene.Crop | None], height: int, width: int) -> np.nd
     return ids
 
 
-def _visible_enough(crops: list[scene.Crop | None], ids: np.ndarray, fraction: float, pixels: int) -> list[int]:
+def _visible_enough(crops: list[scene.Crop | None], ids: np.ndarray, fraction: float,
+                    pixels: int) -> list[int]:
     """Indices of things with at least `pixels` visible pixels and `fraction` of their drawn area."""
     visible = np.bincount(ids.ravel(), minlength=len(crops) + 1)[1:]
     keep = []
@@ -101,7 +109,8 @@ def _visible_enough(crops: list[scene.Crop | None], ids: np.ndarray, fraction: f
 
 
 def compose(background: np.ndarray, stuff: np.ndarray, things: list[scene.Thing],
-            rng: np.random.Generator | None, effects: Effects | None = None, drop_hidden: bool = True) -> Frame:
+            rng: np.random.Generator | None, effects: Effects | None = None,
+            drop_hidden: bool = True) -> Frame:
     """Paint `things` in order over a float32 `background`; `rng` drives per-pixel noise.
 
     With `drop_hidden`, things that end up mostly occluded are removed before painting, so every
@@ -118,7 +127,7 @@ def compose(background: np.ndarray, stuff: np.ndarray, things: list[scene.Thing]
         crops = [crops[k] for k in keep]
         ids = _paint_ids(crops, height, width)
     rgb = background.copy()
-    for thing, crop in zip(things, crops):
+    for thing, crop in zip(things, crops, strict=True):
         assert crop is not None
         _paint_thing(rgb, thing, crop)
     frame = Frame(_finish(rgb, effects, rng), ids, stuff, things)
@@ -151,10 +160,11 @@ def _finish(rgb: np.ndarray, effects: Effects | None, rng: np.random.Generator |
         + effects.ramp[1] * (np.arange(height, dtype=np.float32)[:, None] - height / 2)
     out = rgb * light[..., None]
     if effects.noise > 0 and rng is not None:
-        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(effects.noise)
+        # Luminance noise (one value per pixel for all channels): a third of the cost of color noise.
+        out += rng.standard_normal((height, width, 1), dtype=np.float32) * np.float32(effects.noise)
     img = np.clip(out, 0, 255).astype(np.uint8)
     if effects.blur > 0:
-        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(effects.blur)))
+        img = np.asarray(Image.fromarray(img).filter(ImageFilter.BoxBlur(effects.blur)))
     return img
 
 

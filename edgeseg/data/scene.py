@@ -140,7 +140,7 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 def sample_thing(rng: np.random.Generator, height: int, width: int, category_id: int | None = None,
                  margin: float = 0.05) -> Thing:
-    """One random thing whose centre lies inside the image, `margin` (fraction of the side) from its border."""
+    """A random thing centred inside the image, `margin` (fraction of the side) from its border."""
     size = min(height, width)
     if category_id is None:
         shapes = [c.id for c in THINGS if c.id != PERSON_ID]

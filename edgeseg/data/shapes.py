@@ -21,7 +21,7 @@ from PIL import Image
 
 from edgeseg.data import scene
 from edgeseg.data.background import render_background
-from edgeseg.data.coco_writer import IMAGE_PNG_LEVEL, SplitWriter
+from edgeseg.data.coco_writer import IMAGE_PNG_OPTIONS, SplitWriter
 from edgeseg.data.reader import load_split
 from edgeseg.data.render import Frame, compose, sample_effects
 from edgeseg.data.video import iter_clip_frames, write_clips
@@ -77,7 +77,8 @@ def _make_temp_dir(out_dir: Path) -> Path:
         tmp.mkdir()
         return tmp
     except OSError as err:
-        raise EdgesegError(f"cannot write to {out_dir.parent} ({err.strerror}): choose a writable --out") from None
+        raise EdgesegError(f"cannot write to {out_dir.parent} ({err.strerror}): choose a writable --out") \
+            from None
 
 
 def generate_dataset(out_dir: str | Path, split: str, num_images: int, size: int = 320, seed: int = 0,
@@ -94,8 +95,8 @@ def generate_dataset(out_dir: str | Path, split: str, num_images: int, size: int
         raise EdgesegError("--video-frames and --clips must be >= 0")
     tmp = _make_temp_dir(out_dir)
     try:
-        meta = {"generator": "edgeseg ShapesWorld", "version": GENERATOR_VERSION, "seed": seed, "split": split,
-                "size": size, "count": num_images, "video_frames": video_frames,
+        meta = {"generator": "edgeseg ShapesWorld", "version": GENERATOR_VERSION, "seed": seed,
+                "split": split, "size": size, "count": num_images, "video_frames": video_frames,
                 "video_clips": video_clips if video_frames else 0}
         _write_images(tmp, meta, progress)
         if video_frames:
@@ -123,6 +124,6 @@ def _write_images(root: Path, meta: dict, progress: bool) -> None:
         image_id = index + 1
         rgb, frame = render_image(seed, index, size, split)
         stem = f"{image_id:06d}"
-        Image.fromarray(rgb).save(image_dir / f"{stem}.png", compress_level=IMAGE_PNG_LEVEL)
+        Image.fromarray(rgb).save(image_dir / f"{stem}.png", **IMAGE_PNG_OPTIONS)
         writer.add(frame, image_id, f"{stem}.png", stem)
     writer.close()

@@ -52,8 +52,9 @@ class ClipScene:
         self.motions: list[Motion] = []
         for _ in range(int(rng.integers(4, 8))):
             self.things.append(scene.sample_thing(rng, height, width + self.pan, margin=0.0))
-            self.motions.append(Motion(float(rng.uniform(-speed, speed)), float(rng.uniform(-speed, speed) / 3),
-                                       float(rng.uniform(-0.06, 0.06)), float(rng.uniform(0, 2 * math.pi))))
+            vx, vy = rng.uniform(-speed, speed), rng.uniform(-speed, speed) / 3
+            spin, phase = rng.uniform(-0.06, 0.06), rng.uniform(0, 2 * math.pi)
+            self.motions.append(Motion(float(vx), float(vy), float(spin), float(phase)))
         self.effects = Effects(gain=float(rng.uniform(0.85, 1.1)))
 
     def camera(self, t: int) -> int:
@@ -64,7 +65,7 @@ class ClipScene:
         """Things at frame t in frame coordinates; each wraps around the world when it leaves it."""
         out = []
         world_w = self.width + self.pan
-        for thing, m in zip(self.things, self.motions):
+        for thing, m in zip(self.things, self.motions, strict=True):
             x0, y0, x1, y1 = scene.extent(thing)
             mx, my = (x1 - x0) / 2 + 2, (y1 - y0) / 2 + 2
             x = (thing.cx + m.vx * t + mx) % (world_w + 2 * mx) - mx
@@ -93,7 +94,8 @@ def _swing_arms(thing: scene.Thing, phase: float) -> scene.Thing:
     return dataclasses.replace(thing, pose=pose, angle=lean)
 
 
-def iter_clip_frames(seed: int, height: int, width: int, num_frames: int | None = None) -> Iterator[np.ndarray]:
+def iter_clip_frames(seed: int, height: int, width: int,
+                     num_frames: int | None = None) -> Iterator[np.ndarray]:
     """Frames (H, W, 3) uint8 RGB of a synthetic clip; `num_frames=None` never ends (live source)."""
     if height < 16 or width < 16:
         raise EdgesegError(f"shapes:// frames must be at least 16x16, got {width}x{height}")
