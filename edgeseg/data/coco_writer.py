@@ -21,8 +21,8 @@ from edgeseg.data.render import Frame, stuff_ids
 
 STUFF_SEGMENT_BASE = 1000  # panoptic segment id of a stuff region = base + its category id
 # zlib level and strategy (3 = Z_RLE) for the RGB PNGs: noisy images barely compress, speed matters more.
-IMAGE_PNG_OPTIONS = {"compress_level": 1, "compress_type": 3}
-LABEL_PNG_OPTIONS = {"compress_level": 1}
+IMAGE_PNG_OPTIONS: dict[str, Any] = {"compress_level": 1, "compress_type": 3}
+LABEL_PNG_OPTIONS: dict[str, Any] = {"compress_level": 1}
 
 
 def panoptic_ids(frame: Frame) -> np.ndarray:
@@ -37,8 +37,9 @@ def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
 
 def rgb_to_ids(rgb: np.ndarray) -> np.ndarray:
     """Inverse of `ids_to_rgb`."""
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    wide = rgb.astype(np.int64)
+    ids: np.ndarray = wide[..., 0] + 256 * wide[..., 1] + 65536 * wide[..., 2]
+    return ids
 
 
 def _bbox(x: np.ndarray) -> list[float]:

@@ -10,7 +10,7 @@ EXAMPLE = """example:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("data", help="generate ShapesWorld datasets and video clips",
                                    description="Generate synthetic datasets.", epilog=EXAMPLE,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -93,7 +93,8 @@ def keypoints(pose: Pose, cx: float, cy: float, height: float, lean: float = 0.0
     pts[:, 1] -= (_HEAD_Y - _HEAD_R + _THIGH + _SHIN) * h / 2
     c, s = math.cos(lean), math.sin(lean)
     rot = np.array([[c, -s], [s, c]])
-    return pts @ rot.T + np.array([cx, cy])
+    out: np.ndarray = pts @ rot.T + np.array([cx, cy])
+    return out
 
 
 def head_radius(height: float) -> float:

@@ -44,7 +44,8 @@ class ShapesRecord:
 def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise EdgesegError(f"{path} not found: generate it with `edgeseg data shapes --out DIR --split ...`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
 
 
 def load_split(root: str | Path, split: str) -> list[ShapesRecord]:

@@ -56,7 +56,7 @@ class Frame:
         lut = np.full(256, IGNORE_LABEL, dtype=np.uint8)
         for cid in stuff_ids(self.stuff):
             lut[cid] = semantic_index(int(cid))
-        sem = lut[self.stuff]
+        sem: np.ndarray = lut[self.stuff]
         thing_lut = np.array([IGNORE_LABEL] + [semantic_index(t.category_id) for t in self.things], np.uint8)
         inside = self.ids > 0
         sem[inside] = thing_lut[self.ids[inside]]
@@ -154,7 +154,8 @@ def _paint_thing(rgb: np.ndarray, thing: scene.Thing, crop: scene.Crop) -> None:
 def _finish(rgb: np.ndarray, effects: Effects | None, rng: np.random.Generator | None) -> np.ndarray:
     """Lighting, noise and blur, then clip to uint8."""
     if effects is None:
-        return np.clip(rgb, 0, 255).astype(np.uint8)
+        plain: np.ndarray = np.clip(rgb, 0, 255).astype(np.uint8)
+        return plain
     height, width = rgb.shape[:2]
     light = effects.gain + effects.ramp[0] * (np.arange(width, dtype=np.float32)[None, :] - width / 2) \
         + effects.ramp[1] * (np.arange(height, dtype=np.float32)[:, None] - height / 2)
@@ -162,7 +163,7 @@ def _finish(rgb: np.ndarray, effects: Effects | None, rng: np.random.Generator |
     if effects.noise > 0 and rng is not None:
         # Luminance noise (one value per pixel for all channels): a third of the cost of color noise.
         out += rng.standard_normal((height, width, 1), dtype=np.float32) * np.float32(effects.noise)
-    img = np.clip(out, 0, 255).astype(np.uint8)
+    img: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
     if effects.blur > 0:
         img = np.asarray(Image.fromarray(img).filter(ImageFilter.BoxBlur(effects.blur)))
     return img

@@ -15,6 +15,7 @@ import os
 import shutil
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -113,7 +114,7 @@ def generate_dataset(out_dir: str | Path, split: str, num_images: int, size: int
     return out_dir
 
 
-def _write_images(root: Path, meta: dict, progress: bool) -> None:
+def _write_images(root: Path, meta: dict[str, Any], progress: bool) -> None:
     from tqdm import tqdm
 
     split, size, seed = meta["split"], meta["size"], meta["seed"]
