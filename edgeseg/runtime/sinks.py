@@ -1,0 +1,184 @@
+"""Result sinks by URI: `out.mp4` (annotated video), `results.jsonl`, `display://`, a Python callback.
+
+Sinks get every delivered result in order, plus the rendered overlay when they asked for one
+(`needs_image`). The pipeline closes them on every way out (end, error, Ctrl-C); the video sink also
+closes itself at interpreter exit, so the mp4 index is written and the file plays.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.runtime.results import FrameResult
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+
+
+class StopStream(Exception):  # noqa: N818 - a request, not an error
+    """Raise from a sink or callback to end the stream cleanly (e.g. the user pressed q)."""
+
+
+class Sink:
+    """Base class: `write(result, image)` per frame, then `close()` once (safe to call twice)."""
+
+    needs_image = False
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; called by the pipeline on every way out."""
+
+
+class CallbackSink(Sink):
+    """Calls `fn(result)` for every frame, from the sink thread."""
+
+    def __init__(self, fn: Callable[[FrameResult], Any]) -> None:
+        self.fn = fn
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        self.fn(result)
+
+
+class JsonlSink(Sink):
+    """One COCO-like JSON object per line and frame, flushed per line so a crash loses at most one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: Any = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - lives until close
+        except OSError as err:
+            raise EdgesegError(f"cannot write {self.path}: {err.strerror}; pick a writable path") from err
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        self._file.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+class VideoSink(Sink):
+    """The annotated video, encoded with PyAV (H.264 when available, else MPEG-4 part 2).
+
+    Opened at the first frame (its size decides the stream's). `fragmented=True` writes a fragmented
+    mp4 that stays playable even if the process is killed without any cleanup.
+    """
+
+    needs_image = True
+
+    def __init__(self, path: str | Path, fps: float | None = None, fragmented: bool = False) -> None:
+        try:
+            import av
+        except ImportError as err:
+            raise missing_extra("av (PyAV)", "video") from err
+        self._av = av
+        self.path = Path(path)
+        self.fps = fps if fps and fps > 0 else 30.0
+        self.fragmented = fragmented
+        self.frames = 0
+        self._container: Any = None
+        self._stream: Any = None
+        if not self.path.parent.is_dir():
+            raise EdgesegError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK):
+            raise EdgesegError(f"cannot write {self.path}: folder {self.path.parent} is not writable")
+        atexit.register(self.close)
+
+    def _open(self, height: int, width: int) -> None:
+        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if self.fragmented else {}
+        try:
+            self._container = self._av.open(str(self.path), mode="w", options=options)
+        except self._av.FFmpegError as err:
+            raise EdgesegError(f"cannot write video {self.path} ({err}); use a .mp4/.mkv path") from err
+        codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
+        rate = Fraction(self.fps).limit_denominator(1000)
+        self._stream = self._container.add_stream(codec, rate=rate)
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.time_base = 1 / rate
+        if codec == "libx264":
+            self._stream.options = {"preset": "veryfast", "crf": "23"}
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        if image is None:
+            raise ValueError("the video sink needs the rendered frame")
+        even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p needs even sizes
+        if self._container is None:
+            self._open(even.shape[0], even.shape[1])
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")
+        frame.pts = self.frames
+        self.frames += 1
+        self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.mux(self._stream.encode(None))
+        finally:
+            container.close()
+
+
+class DisplaySink(Sink):
+    """An OpenCV window; q or Esc ends the stream. Needs a display and an OpenCV with GUI support."""
+
+    needs_image = True
+
+    def __init__(self, title: str = "edgeseg") -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self.title = title or "edgeseg"
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
+                                                     os.environ.get("WAYLAND_DISPLAY")):
+            raise EdgesegError("display:// needs a display but DISPLAY is not set (headless or ssh "
+                               "without -X?); write to a file instead, e.g. --sink out.mp4")
+        try:
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+        except cv2.error as err:
+            raise EdgesegError("this OpenCV cannot open windows (opencv-python-headless?); install "
+                               "opencv-python for display://, or write to a file such as out.mp4") from err
+        self._open = True
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        assert image is not None
+        self._cv2.imshow(self.title, self._cv2.cvtColor(image, self._cv2.COLOR_RGB2BGR))
+        if self._cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            raise StopStream
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._cv2.destroyWindow(self.title)
+
+
+def open_sink(spec: str | Path | Sink | Callable[[FrameResult], Any], fps: float | None = None) -> Sink:
+    """The Sink for a URI, path or callable (a Sink is returned as is)."""
+    if isinstance(spec, Sink):
+        return spec
+    if callable(spec):
+        return CallbackSink(spec)
+    text = str(spec)
+    if text.startswith("display://"):
+        return DisplaySink(text[len("display://"):])
+    suffix = Path(text).suffix.lower()
+    if suffix == ".jsonl":
+        return JsonlSink(text)
+    if suffix in VIDEO_SUFFIXES:
+        return VideoSink(text, fps=fps)
+    raise EdgesegError(f"unknown sink {text!r}: use a video file ({', '.join(VIDEO_SUFFIXES)}), "
+                       "a .jsonl file, display:// or a Python callable")

@@ -1,0 +1,78 @@
+"""Test doubles for the pipeline: a numpy backend and a task adapter that carry each frame's id through.
+
+Frame i of `numbered_frames` stores i in its first pixel; the backend reads it back per batch item, so
+a result whose decoded number differs from its frame_id proves frames were mixed up or reordered.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+
+from edgeseg.runtime.backend import TensorSpec
+
+
+def numbered_frame(i: int, size: int = 8) -> np.ndarray:
+    image = np.zeros((size, size, 3), np.uint8)
+    image[0, 0] = (i // 65536, (i // 256) % 256, i % 256)
+    return image
+
+
+def numbered_frames(count: int, size: int = 8):
+    for i in range(count):
+        yield numbered_frame(i, size)
+
+
+class NumberBackend:
+    """Reads each batch item's number from its first pixel; optionally slow, optionally failing."""
+
+    name = "numpy-test"
+
+    def __init__(self, delay_s: float = 0.0, fixed_batch: int | None = None, fail_at_call: int | None = None):
+        self.delay_s, self.fixed_batch, self.fail_at_call = delay_s, fixed_batch, fail_at_call
+        self.batch_sizes: list[int] = []
+        self.closed = False
+
+    def inputs(self):
+        return [TensorSpec("image", (self.fixed_batch, None, None, 3), np.dtype(np.float32))]
+
+    def outputs(self):
+        return [TensorSpec("number", (self.fixed_batch,), np.dtype(np.float32))]
+
+    def infer(self, batch):
+        if self.fail_at_call is not None and len(self.batch_sizes) == self.fail_at_call:
+            raise ValueError("injected backend failure")
+        image = batch["image"]
+        self.batch_sizes.append(len(image))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        pixel = image[:, 0, 0, :].astype(np.int64)
+        return {"number": (pixel[:, 0] * 65536 + pixel[:, 1] * 256 + pixel[:, 2]).astype(np.float32)}
+
+    def infer_async(self, batch):
+        future: Future = Future()
+        future.set_result(self.infer(batch))
+        return future
+
+    def close(self):
+        self.closed = True
+
+
+class NumberAdapter:
+    """Frame -> float tensor; output number -> one box whose score is the decoded frame number."""
+
+    def preprocess(self, image):
+        return {"image": image[None].astype(np.float32)}, image.shape[:2]
+
+    def postprocess(self, outputs, meta, result):
+        assert meta == (result.height, result.width)
+        result.boxes = np.array([[1, 1, 5, 5]], np.float32)
+        result.classes = np.array([1], np.int32)
+        result.scores = np.array([outputs["number"]], np.float32)
+
+
+@pytest.fixture
+def adapter():
+    return NumberAdapter()

@@ -1,0 +1,161 @@
+"""The threaded pipeline: ordering and completeness (all), exact drop counting (live), batching,
+error propagation with the stage named, and sinks closed on every way out."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import NumberAdapter, NumberBackend, numbered_frames
+
+from edgeseg.errors import EdgesegError
+from edgeseg.runtime.pipeline import Pipeline, StageError
+from edgeseg.runtime.sinks import Sink, StopStream
+
+
+class RecordingSink(Sink):
+    def __init__(self, fail_at: int | None = None):
+        self.ids: list[int] = []
+        self.numbers: list[int] = []
+        self.closed = 0
+        self.fail_at = fail_at
+
+    def write(self, result, image):
+        if self.fail_at is not None and len(self.ids) == self.fail_at:
+            raise OSError("disk full (injected)")
+        self.ids.append(result.frame_id)
+        self.numbers.append(int(result.scores[0]))
+
+    def close(self):
+        self.closed += 1
+
+
+def test_policy_all_delivers_every_frame_once_in_order():
+    sink = RecordingSink()
+    backend = NumberBackend()
+    with Pipeline(numbered_frames(2000), model=NumberAdapter(), backend=backend, sinks=[sink],
+                  policy="all", batch=8, max_wait_s=0.002) as p:
+        yielded = [r.frame_id for r in p]
+    assert sink.ids == list(range(2000))
+    assert yielded == list(range(2000))
+    assert sink.numbers == sink.ids  # each result carries its own frame's output through batching
+    stats = p.stats
+    assert (stats.frames_in, stats.frames_out, stats.dropped) == (2000, 2000, 0)
+    assert sum(backend.batch_sizes) == 2000 and max(backend.batch_sizes) <= 8
+    assert sink.closed == 1
+
+
+def test_policy_live_drops_and_counts_exactly():
+    produced = 300
+    sink = RecordingSink()
+    # the source is free-running while inference takes 3 ms a frame: most frames must be dropped
+    with Pipeline(numbered_frames(produced), model=NumberAdapter(), backend=NumberBackend(delay_s=0.003),
+                  sinks=[sink], policy="live") as p:
+        for _ in p:
+            pass
+    stats = p.stats
+    assert stats.frames_in == produced
+    assert len(sink.ids) == stats.frames_out
+    assert stats.dropped > 0
+    assert stats.frames_out + stats.dropped == produced
+    # independent count: the ids that never reached the sink are exactly the drops
+    assert produced - len(set(sink.ids)) == stats.dropped
+    assert sink.ids == sorted(sink.ids) and sink.numbers == sink.ids
+
+
+def test_fixed_batch_graph_is_padded_and_outputs_trimmed():
+    backend = NumberBackend(fixed_batch=4)
+    sink = RecordingSink()
+    stats = Pipeline(numbered_frames(10), model=NumberAdapter(), backend=backend, sinks=[sink],
+                     batch=16).run()
+    assert set(backend.batch_sizes) == {4}  # never more, partial batches padded
+    assert sink.ids == list(range(10)) and sink.numbers == sink.ids
+    assert stats.frames_out == 10
+
+
+def test_backend_error_names_the_stage_and_closes_sinks():
+    sink = RecordingSink()
+    with pytest.raises(StageError, match="'infer'.*injected backend failure") as info, \
+            Pipeline(numbered_frames(100), model=NumberAdapter(), backend=NumberBackend(fail_at_call=5),
+                     sinks=[sink]) as p:
+        list(p)
+    assert info.value.stage == "infer"
+    assert isinstance(info.value.__cause__, ValueError)
+    assert sink.closed == 1
+
+
+def test_sink_error_names_the_stage():
+    sink = RecordingSink(fail_at=3)
+    with pytest.raises(StageError, match="'sink'.*disk full"):
+        Pipeline(numbered_frames(50), model=NumberAdapter(), backend=NumberBackend(), sinks=[sink]).run()
+    assert sink.closed == 1 and sink.ids == [0, 1, 2]
+
+
+def test_source_user_error_stays_an_edgeseg_error():
+    def frames():
+        yield from numbered_frames(3)
+        raise EdgesegError("cannot decode video file x.mp4")
+
+    with pytest.raises(EdgesegError, match="decode: cannot decode video file"):
+        Pipeline(frames(), model=NumberAdapter(), backend=NumberBackend()).run()
+
+
+def test_keyboard_interrupt_in_consumer_closes_sinks():
+    sink = RecordingSink()
+    with pytest.raises(KeyboardInterrupt), \
+            Pipeline(numbered_frames(10_000), model=NumberAdapter(), backend=NumberBackend(),
+                     sinks=[sink]) as p:
+        for result in p:
+            if result.frame_id == 20:
+                raise KeyboardInterrupt
+    assert sink.closed == 1
+    assert sink.ids[:21] == list(range(21))
+
+
+def test_callback_form_and_stop_stream():
+    seen: list[int] = []
+
+    def control(result):
+        seen.append(result.frame_id)
+        if result.frame_id == 9:
+            raise StopStream
+
+    stats = Pipeline(numbered_frames(1000), model=NumberAdapter(), backend=NumberBackend(),
+                     sinks=[control]).run()
+    assert seen == list(range(10))
+    assert stats.frames_out >= 9
+
+
+def test_run_callback_gets_results_in_order():
+    got: list[int] = []
+    stats = Pipeline(numbered_frames(50), model=NumberAdapter(), backend=NumberBackend()).run(
+        lambda r: got.append(r.frame_id))
+    assert got == list(range(50)) and stats.frames_out == 50
+    assert stats.stages["infer"].count == 50 and stats.end_to_end.count == 50
+
+
+def test_timestamps_are_monotonic_per_stage():
+    results = list(Pipeline(numbered_frames(5), model=NumberAdapter(), backend=NumberBackend()).start())
+    for r in results:
+        stages = ("capture", "decode", "preprocess", "infer", "postprocess", "sink")
+        stamps = [r.timestamps[k] for k in stages]
+        assert stamps == sorted(stamps)
+        assert r.latency() == pytest.approx(stamps[-1] - stamps[0])
+
+
+@pytest.mark.parametrize("kwargs,match", [({"policy": "fast"}, "unknown policy"), ({"batch": 0}, "batch")])
+def test_bad_arguments_are_clear(kwargs, match):
+    with pytest.raises(EdgesegError, match=match):
+        Pipeline(numbered_frames(1), model=NumberAdapter(), backend=NumberBackend(), **kwargs)
+
+
+def test_non_backend_is_rejected():
+    with pytest.raises(EdgesegError, match="Backend protocol"):
+        Pipeline(numbered_frames(1), model=NumberAdapter(), backend=object())  # type: ignore[arg-type]
+
+
+def test_output_without_batch_dimension_is_a_clear_error():
+    class ScalarBackend(NumberBackend):
+        def infer(self, batch):
+            return {"number": np.float32(1.0)}
+
+    with pytest.raises(EdgesegError, match="leading batch dimension"):
+        Pipeline(numbered_frames(2), model=NumberAdapter(), backend=ScalarBackend()).run()
