@@ -1,0 +1,232 @@
+// TensorRT IPluginV3 plugin EdgesegRoIAlign (namespace "edgeseg", version "1") and its creator.
+// Fields, inputs and outputs: edgeseg/ops/specs/roi_align.yaml (README.md lists them). The work is
+// done by launch_roi_align (roi_align_kernel.cu), which shares _math.h with the CPU twin.
+#include <NvInferRuntime.h>
+
+#include <cstdint>
+#include <new>
+#include <string>
+
+#include "common/plugin_creators.h"
+#include "common/plugin_fields.h"
+#include "common/plugin_log.h"
+#include "roi_align/roi_align_fields.h"
+#include "roi_align/roi_align_kernel.h"
+
+namespace edgeseg::trt {
+namespace {
+
+using namespace nvinfer1;
+namespace spec = roi_align_fields;
+
+// Why the fields cannot run, or "" when they can.
+std::string check_fields(spec::Fields const& f) {
+  if (f.output_height < 1 || f.output_width < 1) return "output_height and output_width must be >= 1";
+  if (f.sampling_ratio < 0) return "sampling_ratio must be >= 0 (0 = adaptive)";
+  if ((f.aligned != 0 && f.aligned != 1) || (f.quantized != 0 && f.quantized != 1)) {
+    return "aligned and quantized must be 0 or 1";
+  }
+  if (f.mode != 0 && f.mode != 1) return "mode must be 0 (avg) or 1 (max)";
+  if (f.spatial_scales.empty() || f.spatial_scales.size() > static_cast<size_t>(kRoiAlignMaxLevels)) {
+    return "spatial_scales needs 1 to " + std::to_string(kRoiAlignMaxLevels) + " levels";
+  }
+  for (float s : f.spatial_scales) {
+    if (!(s > 0.0f)) return "every spatial_scales entry must be > 0";
+  }
+  if (!(f.canonical_scale > 0.0f)) return "canonical_scale must be > 0";
+  return "";
+}
+
+bool to_dtype(DataType type, DType& out) {
+  if (type == DataType::kFLOAT) {
+    out = DType::kFloat32;
+    return true;
+  }
+  if (type == DataType::kHALF) {
+    out = DType::kFloat16;
+    return true;
+  }
+  return false;
+}
+
+class RoiAlignPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
+                             public IPluginV3OneRuntime {
+ public:
+  explicit RoiAlignPlugin(spec::Fields fields) : fields_(std::move(fields)) {}
+
+  // IPluginV3
+  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
+    switch (type) {
+      case PluginCapabilityType::kCORE:
+        return static_cast<IPluginV3OneCore*>(this);
+      case PluginCapabilityType::kBUILD:
+        return static_cast<IPluginV3OneBuild*>(this);
+      case PluginCapabilityType::kRUNTIME:
+        return static_cast<IPluginV3OneRuntime*>(this);
+    }
+    return nullptr;
+  }
+
+  IPluginV3* clone() noexcept override { return new (std::nothrow) RoiAlignPlugin(fields_); }
+
+  // IPluginV3OneCore
+  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
+  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
+  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
+
+  // IPluginV3OneBuild
+  int32_t getNbOutputs() const noexcept override { return spec::kNumOutputs; }
+
+  int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
+                             int32_t nbInputs) const noexcept override {
+    if (nbOutputs != 1 || nbInputs != num_inputs()) {
+      return fail("expected " + std::to_string(num_inputs()) + " inputs (one per spatial_scales entry, rois, batch_idx)");
+    }
+    outputTypes[0] = inputTypes[0];
+    return 0;
+  }
+
+  int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const* /*shapeInputs*/,
+                          int32_t /*nbShapeInputs*/, DimsExprs* outputs, int32_t nbOutputs,
+                          IExprBuilder& exprBuilder) noexcept override {
+    if (nbInputs != num_inputs() || nbOutputs != 1) return fail("wrong number of inputs or outputs");
+    DimsExprs const& rois = inputs[levels()];
+    if (inputs[0].nbDims != 4 || rois.nbDims != 2 || inputs[levels() + 1].nbDims != 1) {
+      return fail("features must be [B, C, H, W], rois [R, 4] and batch_idx [R]");
+    }
+    outputs[0].nbDims = 4;
+    outputs[0].d[0] = rois.d[0];
+    outputs[0].d[1] = inputs[0].d[1];
+    outputs[0].d[2] = exprBuilder.constant(fields_.output_height);
+    outputs[0].d[3] = exprBuilder.constant(fields_.output_width);
+    return 0;
+  }
+
+  bool supportsFormatCombination(int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
+                                 int32_t nbOutputs) noexcept override {
+    if (nbInputs != num_inputs() || nbOutputs != 1 || pos < 0 || pos >= nbInputs + nbOutputs) return false;
+    PluginTensorDesc const& desc = inOut[pos].desc;
+    if (desc.format != TensorFormat::kLINEAR) return false;
+    if (pos == levels() + 1) return desc.type == DataType::kINT32;  // batch_idx
+    if (pos == 0) return desc.type == DataType::kFLOAT || desc.type == DataType::kHALF;
+    return desc.type == inOut[0].desc.type;  // other levels, rois, pooled
+  }
+
+  int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out,
+                          int32_t nbOutputs) noexcept override {
+    if (nbInputs != num_inputs() || nbOutputs != 1) return fail("wrong number of inputs or outputs");
+    for (int32_t l = 1; l < levels(); ++l) {
+      if (in[l].desc.dims.nbDims != 4) return fail("every feature level must be [B, C, H, W]");
+    }
+    Dims const& rois = in[levels()].desc.dims;
+    if (rois.nbDims != 2 || (rois.d[1] != 4 && rois.d[1] != -1)) return fail("rois must be [R, 4]");
+    return out[0].desc.dims.nbDims == 4 ? 0 : fail("pooled must be rank 4");
+  }
+
+  size_t getWorkspaceSize(DynamicPluginTensorDesc const* /*inputs*/, int32_t /*nbInputs*/,
+                          DynamicPluginTensorDesc const* /*outputs*/, int32_t /*nbOutputs*/) const noexcept override {
+    return 0;
+  }
+
+  // IPluginV3OneRuntime
+  int32_t onShapeChange(PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const* /*out*/,
+                        int32_t nbOutputs) noexcept override {
+    if (nbInputs != num_inputs() || nbOutputs != 1) return fail("wrong number of inputs or outputs");
+    for (int32_t l = 1; l < levels(); ++l) {
+      if (in[l].dims.d[0] != in[0].dims.d[0] || in[l].dims.d[1] != in[0].dims.d[1]) {
+        return fail("all feature levels need the same batch and channels");
+      }
+    }
+    return in[levels()].dims.d[1] == 4 ? 0 : fail("rois must be [R, 4]");
+  }
+
+  int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* /*outputDesc*/,
+                  void const* const* inputs, void* const* outputs, void* /*workspace*/,
+                  cudaStream_t stream) noexcept override {
+    DType dtype;
+    if (!to_dtype(inputDesc[0].type, dtype)) return fail("features must be float32 or float16");
+    RoiAlignLevels maps{};
+    maps.count = levels();
+    for (int32_t l = 0; l < levels(); ++l) {
+      maps.data[l] = inputs[l];
+      maps.height[l] = static_cast<int32_t>(inputDesc[l].dims.d[2]);
+      maps.width[l] = static_cast<int32_t>(inputDesc[l].dims.d[3]);
+      maps.scale[l] = fields_.spatial_scales[static_cast<size_t>(l)];
+    }
+    const cudaError_t err = launch_roi_align(
+        dtype, maps, inputs[levels()], static_cast<int32_t const*>(inputs[levels() + 1]),
+        static_cast<int32_t>(inputDesc[levels()].dims.d[0]), static_cast<int32_t>(inputDesc[0].dims.d[0]),
+        static_cast<int32_t>(inputDesc[0].dims.d[1]), params(), outputs[0], stream);
+    return err == cudaSuccess ? 0 : fail(std::string("CUDA launch failed: ") + cudaGetErrorString(err));
+  }
+
+  IPluginV3* attachToContext(IPluginResourceContext* /*context*/) noexcept override { return clone(); }
+
+  PluginFieldCollection const* getFieldsToSerialize() noexcept override {
+    return serialized_.set(describe_fields(fields_));
+  }
+
+ private:
+  int32_t levels() const { return static_cast<int32_t>(fields_.spatial_scales.size()); }
+  int32_t num_inputs() const { return levels() + 2; }
+
+  RoiAlignParams params() const {
+    RoiAlignParams p;
+    p.output_height = fields_.output_height;
+    p.output_width = fields_.output_width;
+    p.sampling_ratio = fields_.sampling_ratio;
+    p.aligned = fields_.aligned;
+    p.mode = fields_.mode;
+    p.quantized = fields_.quantized;
+    p.canonical_scale = fields_.canonical_scale;
+    p.canonical_level = fields_.canonical_level;
+    return p;
+  }
+
+  static int32_t fail(std::string const& why) {
+    log_error(spec::kPluginName, why);
+    return -1;
+  }
+
+  spec::Fields fields_;
+  FieldCollection serialized_;
+};
+
+class RoiAlignCreator final : public IPluginCreatorV3One {
+ public:
+  RoiAlignCreator() { field_names_.set(describe_fields(defaults_)); }
+
+  IPluginV3* createPlugin(AsciiChar const* /*name*/, PluginFieldCollection const* fc,
+                          TensorRTPhase /*phase*/) noexcept override {
+    try {
+      spec::Fields fields;
+      std::string error;
+      if (!read_fields(fc, fields, error) || !(error = check_fields(fields)).empty()) {
+        log_error(spec::kPluginName, error);
+        return nullptr;
+      }
+      return new RoiAlignPlugin(std::move(fields));
+    } catch (...) {
+      log_error(spec::kPluginName, "out of memory creating the plugin");
+      return nullptr;
+    }
+  }
+
+  PluginFieldCollection const* getFieldNames() noexcept override { return &field_names_.collection; }
+  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
+  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
+  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
+
+ private:
+  spec::Fields defaults_;
+  FieldCollection field_names_;
+};
+
+}  // namespace
+
+IPluginCreatorV3One& roi_align_creator() {
+  static RoiAlignCreator creator;
+  return creator;
+}
+
+}  // namespace edgeseg::trt
