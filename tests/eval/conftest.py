@@ -14,7 +14,14 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from edgeseg.data.categories import IGNORE_LABEL, KEYPOINT_NAMES, PERSON_ID, coco_categories, semantic_index
+from edgeseg.data.categories import (
+    CATEGORY_BY_ID,
+    IGNORE_LABEL,
+    KEYPOINT_NAMES,
+    PERSON_ID,
+    coco_categories,
+    semantic_index,
+)
 
 SIZE = 40
 # (image id, panoptic segment id, category id, iscrowd, (row0, row1, col0, col1) half-open box)
@@ -73,7 +80,7 @@ def make_dataset(root: Path, split: str = "val") -> Path:
             mask = ids == seg_id
             semantic[mask] = semantic_index(cat)
             segments.append({"id": seg_id, "category_id": cat, "iscrowd": crowd, "area": int(mask.sum())})
-            if cat <= 5:  # things are instances too
+            if CATEGORY_BY_ID[cat].isthing:  # things are instances too
                 ann = _instance(len(instances) + 1, image_id, cat, crowd, mask)
                 instances.append(ann)
                 if cat == PERSON_ID:
