@@ -6,6 +6,7 @@ input, not a crash in C++. float16 inputs are computed in float32 and the output
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -21,13 +22,12 @@ FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float16))
 def native() -> ModuleType:
     """The compiled extension, or an EdgesegError saying how to build it."""
     try:
-        from edgeseg import _C
+        return importlib.import_module("edgeseg._C")
     except ImportError as exc:
         raise EdgesegError(
             f"the edgeseg C++ kernels (edgeseg._C) are not built ({exc}): reinstall edgeseg from source "
             "with a C++17 compiler and pybind11 (`pip install --no-build-isolation -e .`)"
         ) from None
-    return _C
 
 
 def _float_array(op: str, name: str, value: Any, rank: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def load_spec(op: str) -> OpSpec:
     """The spec of `op` ("roi_align" or "nms")."""
     if op not in OPS:
         raise EdgesegError(f"unknown custom op {op!r}; the edgeseg ops are {', '.join(OPS)}")
-    text = resources.files("edgeseg.ops").joinpath("specs", f"{op}.yaml").read_text(encoding="utf-8")
+    text = resources.files("edgeseg.ops").joinpath("specs").joinpath(f"{op}.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     return OpSpec(
         op=raw["op"],
