@@ -25,9 +25,10 @@ COLORS: dict[str, tuple[int, int, int]] = {
 SKIN = (224, 172, 130)
 STAR_INNER = 0.45  # inner / outer radius of the five-pointed star
 PERSON_PROB = 0.25
-# Shape circumradius and person height, as fractions of the image size (log-uniform): spans COCO's
-# small (< 32^2 px), medium and large areas at 320 px; persons are mostly >= 40 px tall.
-SHAPE_RADIUS = (0.015, 0.28)
+# Shape circumradius as a fraction of the image size: a range is picked with its probability, then
+# the radius log-uniformly inside it. At 320 px the ranges give COCO's small (< 32^2 px), medium and
+# large (>= 96^2 px) areas. Person height is log-uniform; persons are mostly >= 40 px tall at 320 px.
+SHAPE_RADIUS_RANGES = (((0.015, 0.07), 0.4), ((0.07, 0.17), 0.25), ((0.19, 0.4), 0.35))
 PERSON_HEIGHT = (0.16, 0.6)
 
 
@@ -154,10 +155,16 @@ def sample_thing(rng: np.random.Generator, height: int, width: int, category_id:
         h = _log_uniform(rng, *PERSON_HEIGHT) * size
         return Thing(category_id, cx, cy, h, float(rng.uniform(-0.2, 0.2)), color_name, color,
                      person.sample_pose(rng))
-    r = _log_uniform(rng, *SHAPE_RADIUS) * size
+    ranges, probs = zip(*SHAPE_RADIUS_RANGES, strict=True)
+    r = _log_uniform(rng, *ranges[int(rng.choice(len(ranges), p=probs))]) * size
     return Thing(category_id, cx, cy, r, float(rng.uniform(0, 2 * math.pi)), color_name, color)
 
 
 def sample_things(rng: np.random.Generator, height: int, width: int) -> list[Thing]:
-    """3 to 8 things in painting order (later ones occlude earlier ones)."""
-    return [sample_thing(rng, height, width) for _ in range(int(rng.integers(3, 9)))]
+    """3 to 8 things in painting order (later ones occlude earlier ones).
+
+    Larger things tend to come first (sorted by a jittered size), so fewer small ones vanish behind them.
+    """
+    things = [sample_thing(rng, height, width) for _ in range(int(rng.integers(3, 9)))]
+    keys = [t.size * rng.uniform(0.5, 1.5) for t in things]
+    return [things[i] for i in np.argsort(keys, kind="stable")[::-1]]
