@@ -177,21 +177,23 @@ class Pipeline:
 
     # ---- consumer side ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[FrameResult]:
+        """Results in frame order; the pipeline closes (sinks flushed) when the iteration ends."""
         self.start()
-        while not self._finished:
-            self._raise_stage_error()
-            try:
-                item = self._out.get(timeout=_POLL_S)
-            except queue.Empty:
-                if self._stop.is_set() and self._error is None:
+        try:
+            while not self._finished:
+                self._raise_stage_error()
+                try:
+                    item = self._out.get(timeout=_POLL_S)
+                except queue.Empty:
+                    if self._stop.is_set() and self._error is None:
+                        return
+                    continue
+                if item is _END:
+                    self._finished = True
                     return
-                continue
-            if item is _END:
-                self._finished = True
-                self.recorder.stop()
-                return
-            yield item
-        self._raise_stage_error()
+                yield item
+        finally:
+            self.close()
 
     def run(self, callback: Callable[[FrameResult], Any] | None = None) -> Stats:
         """Drive the stream to its end (or the first error), calling `callback` per result; the control

@@ -76,3 +76,31 @@ class NumberAdapter:
 @pytest.fixture
 def adapter():
     return NumberAdapter()
+
+
+def known_result():
+    """A hand-made 96x128 frame with two instances (box masks, keypoints), semantic and panoptic maps."""
+    from edgeseg.runtime.results import FrameResult, Segment
+
+    height, width = 96, 128
+    yy, xx = np.mgrid[0:height, 0:width]
+    image = np.stack([xx * 2, yy * 2, np.full_like(xx, 90)], axis=2).astype(np.uint8)
+    semantic = np.where(yy < 40, 0 + 5, 6).astype(np.uint8)  # sky above grass (indices into CATEGORIES)
+    semantic[:, :8] = 255  # ignored strip
+    panoptic = np.where(yy < 40, 1, 2).astype(np.int32)
+    panoptic[20:60, 30:70] = 3
+    panoptic[50:90, 80:120] = 4
+    segments = [Segment(1, 6, False), Segment(2, 7, False), Segment(3, 1, True), Segment(4, 5, True)]
+    box_masks = np.zeros((2, 28, 28), np.float32)
+    cy, cx = np.mgrid[0:28, 0:28]
+    box_masks[0] = ((cy - 13.5) ** 2 + (cx - 13.5) ** 2 < 13**2).astype(np.float32)  # a disc
+    box_masks[1, 4:24, 8:20] = 1.0  # a bar
+    keypoints = np.zeros((2, 17, 3), np.float32)
+    keypoints[1, :, 0] = np.linspace(85, 115, 17)
+    keypoints[1, :, 1] = np.linspace(55, 88, 17)
+    keypoints[1, :, 2] = 1.0
+    keypoints[1, 3, 2] = 0.0  # an invisible joint
+    return FrameResult(7, height, width, image=image, boxes=np.array([[30, 20, 70, 60], [80, 50, 120, 90]]),
+                       classes=np.array([1, 5]), scores=np.array([0.91, 0.66]), box_masks=box_masks,
+                       keypoints=keypoints, semantic=semantic, panoptic=panoptic, segments=segments,
+                       captions=["a red circle beside a person"])

@@ -1,0 +1,86 @@
+"""Overlays: a known frame against a committed golden PNG, and hand-computed pixels.
+
+To accept a new golden after an intended change of the drawing, run
+`EDGESEG_UPDATE_GOLDEN=1 pytest tests/runtime/test_overlays.py`, look at the PNG, and commit it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import known_result
+from PIL import Image
+
+from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID
+from edgeseg.runtime.overlays import draw_masks, draw_panoptic, draw_semantic, instance_colors, render
+from edgeseg.runtime.results import Segment
+
+GOLDEN = Path(__file__).parent / "golden" / "overlay_known.png"
+
+
+def test_render_matches_golden():
+    result = known_result()
+    before = result.image.copy()
+    got = render(result)
+    np.testing.assert_array_equal(result.image, before)  # the frame is not drawn on in place
+    if os.environ.get("EDGESEG_UPDATE_GOLDEN") == "1":
+        Image.fromarray(got).save(GOLDEN)
+        pytest.skip(f"wrote a new golden {GOLDEN.name}: inspect it and commit it")
+    golden = np.asarray(Image.open(GOLDEN).convert("RGB"))
+    assert golden.shape == got.shape
+    diff = np.abs(golden.astype(np.int16) - got.astype(np.int16))
+    # Tolerance: anti-aliased text and lines may differ slightly between OpenCV builds; fills may not.
+    assert diff.mean() < 0.5, f"mean abs difference {diff.mean():.3f}"
+    assert (diff.max(axis=2) > 24).mean() < 0.005, "more than 0.5% of pixels differ visibly"
+
+
+def test_semantic_blend_hand_computed():
+    image = np.full((2, 3, 3), 100, np.uint8)
+    semantic = np.array([[0, 1, 255], [9, 0, 255]], np.uint8)
+    out = draw_semantic(image, semantic, alpha=0.5)
+    for (y, x), label in np.ndenumerate(semantic):
+        if label == 255:
+            np.testing.assert_array_equal(out[y, x], 100)
+        else:
+            expected = np.rint(np.array(CATEGORIES[label].color) * 0.5 + 50)
+            np.testing.assert_array_equal(out[y, x], expected)
+
+
+def test_masks_later_instance_on_top_and_outlined():
+    image = np.zeros((20, 20, 3), np.uint8)
+    masks = np.zeros((2, 20, 20), bool)
+    masks[0, 2:12, 2:12] = True
+    masks[1, 6:16, 6:16] = True
+    colors = np.array([[200, 0, 0], [0, 200, 0]], np.uint8)
+    out = draw_masks(image, masks, colors, alpha=0.5)
+    np.testing.assert_array_equal(out[9, 9], [0, 100, 0])  # overlap interior: instance 1 wins
+    np.testing.assert_array_equal(out[4, 4], [100, 0, 0])
+    np.testing.assert_array_equal(out[18, 18], [0, 0, 0])
+    assert tuple(out[11, 3]) == (120, 0, 0)  # the outline is the instance colour at 0.6
+
+
+def test_panoptic_void_untouched_and_instances_distinct():
+    image = np.full((10, 20, 3), 50, np.uint8)
+    pan = np.zeros((10, 20), np.int32)
+    pan[:, 2:9] = 11
+    pan[:, 11:18] = 12
+    segs = [Segment(11, 1, True), Segment(12, 1, True)]
+    out = draw_panoptic(image, pan, segs, alpha=1.0, labels=False)
+    np.testing.assert_array_equal(out[5, 0], 50)
+    np.testing.assert_array_equal(out[5, 19], 50)
+    assert tuple(out[5, 5]) != tuple(out[5, 14])  # same class, different instances
+    np.testing.assert_array_equal(out[5, 5], instance_colors(np.array([1]), salt=np.array([11]))[0])
+    # stuff keeps its category colour
+    out = draw_panoptic(image, np.full((10, 20), 3, np.int32), [Segment(3, 7, False)], alpha=1.0,
+                        labels=False)
+    np.testing.assert_array_equal(out[5, 5], CATEGORY_BY_ID[7].color)
+
+
+def test_render_without_instances_returns_a_copy():
+    result = known_result()
+    result.boxes = result.box_masks = result.keypoints = result.semantic = result.panoptic = None
+    out = render(result)
+    assert out is not result.image
+    np.testing.assert_array_equal(out, result.image)
