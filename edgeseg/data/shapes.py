@@ -94,6 +94,8 @@ def generate_dataset(out_dir: str | Path, split: str, num_images: int, size: int
     check_request(out_dir, split, num_images, size, seed, overwrite)
     if video_frames < 0 or video_clips < 0:
         raise EdgesegError("--video-frames and --clips must be >= 0")
+    if video_frames and size % 2:
+        raise EdgesegError(f"mp4 clips need an even --size, got {size}: use {size + 1}")
     tmp = _make_temp_dir(out_dir)
     try:
         meta = {"generator": "edgeseg ShapesWorld", "version": GENERATOR_VERSION, "seed": seed,

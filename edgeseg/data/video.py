@@ -113,8 +113,6 @@ def write_clips(root: Path, meta: dict[str, Any], progress: bool) -> None:
     from edgeseg.data.mp4 import Mp4Writer
 
     size, split, frames = meta["size"], meta["split"], meta["video_frames"]
-    if size % 2:
-        raise EdgesegError(f"mp4 clips need an even --size, got {size}")
     video_dir = root / "videos" / split
     video_dir.mkdir(parents=True)
     writer = SplitWriter(root, split, {"description": "ShapesWorld clips", **meta}, prefix="video_")
