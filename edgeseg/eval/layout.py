@@ -44,6 +44,14 @@ class GroundTruth:
         """The COCO instance file that `task` (bbox, segm or keypoints) is scored against."""
         return self.keypoints if task == "keypoints" else self.instances
 
+    def require(self, path: Path) -> Path:
+        """`path` if it exists; otherwise say that this split is not in this folder."""
+        if not path.exists():
+            raise EdgesegError(f"{path} not found: {self.root} has no split '{self.split}' for this task; "
+                               f"check --gt and --split, or generate it with `edgeseg data shapes --out "
+                               f"{self.root} --split {self.split}`")
+        return path
+
     def check(self) -> None:
         """Fail early, in one line, when the folder is not a dataset at all."""
         if not self.root.is_dir():

@@ -21,7 +21,7 @@ def evaluate_coco_task(
     gt: GroundTruth, task: str, pred: Path | None, verbose: bool = False
 ) -> dict[str, float]:
     """Box, mask or keypoint AP of a COCO results file against the split's instance annotations."""
-    gt_path = gt.coco_json(task)
+    gt_path = gt.require(gt.coco_json(task))
     coco_gt = coco_from_dict(load_json(gt_path, f"{task} ground truth"), str(gt_path), verbose)
     if pred is None:
         results = results_from_gt(coco_gt, task)
@@ -39,8 +39,8 @@ def evaluate_task(gt: GroundTruth, task: str, pred: Path | None, verbose: bool =
     gt.check()
     if task == "semantic":
         pred_dir = None if pred is None else prediction_path(pred, task)
-        return evaluate_semantic_folders(gt.semantic_pngs, pred_dir).as_dict()
+        return evaluate_semantic_folders(gt.require(gt.semantic_pngs), pred_dir).as_dict()
     if task == "panoptic":
         pred_json = None if pred is None else prediction_path(pred, task)
-        return evaluate_panoptic(gt.panoptic_json, gt.panoptic_pngs, pred_json)
+        return evaluate_panoptic(gt.require(gt.panoptic_json), gt.require(gt.panoptic_pngs), pred_json)
     return evaluate_coco_task(gt, task, pred, verbose)

@@ -130,7 +130,8 @@ def test_other_bad_input_exits_2(gt_dir: Path, tmp_path: Path, capsys) -> None:
         (["--gt", str(gt_dir), "--pred", str(broken), "--task", "bbox"], "not valid JSON"),
         (["--gt", str(gt_dir), "--pred", str(tmp_path / "nope.json"), "--task", "bbox"], "not found"),
         (["--gt", str(tmp_path / "no_dataset"), "--pred", "gt", "--task", "bbox"], "edgeseg data shapes"),
-        (["--gt", str(gt_dir), "--split", "train", "--pred", "gt", "--task", "bbox"], "not found"),
+        (["--gt", str(gt_dir), "--split", "train", "--pred", "gt", "--task", "bbox"], "no split 'train'"),
+        (["--gt", str(gt_dir), "--split", "train", "--pred", "gt", "--task", "semantic"], "no split 'train'"),
         (["--gt", str(gt_dir), "--pred", str(broken), "--task", "all"], "--task all needs"),
         (["--gt", str(gt_dir), "--pred", str(tmp_path), "--task", "all"], "holds no predictions"),
     ]
