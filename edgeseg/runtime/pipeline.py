@@ -36,6 +36,27 @@ POLICIES = ("live", "all")
 _POLL_S = 0.05
 
 
+def load_backend(name: str, model_path: str | None) -> Backend:
+    """The named backend over the adapter's graph file (imported only when asked for)."""
+    if model_path is None:
+        raise EdgesegError(f"backend={name!r} needs a model file: give the adapter a `model_path` or pass "
+                           "a Backend object")
+    if name == "ort":
+        from edgeseg.runtime.backends.ort import OrtBackend
+
+        return OrtBackend(model_path)
+    if name == "trt":
+        import importlib
+
+        try:
+            module = importlib.import_module("edgeseg.runtime.backends.trt")
+        except ImportError as err:
+            raise EdgesegError(f"the TensorRT backend is unavailable here ({err}); "
+                               "use backend='ort'") from err
+        return module.TrtBackend(model_path)  # type: ignore[no-any-return]
+    raise EdgesegError(f"unknown backend {name!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' (TensorRT)")
+
+
 class StageError(RuntimeError):
     """A bug or backend failure inside one stage; `stage` names it and `__cause__` is the original."""
 
@@ -71,14 +92,15 @@ class Pipeline:
 
     source: a URI (see sources.open_source), a Source, or an iterable of RGB frames.
     model: a TaskAdapter (preprocess / postprocess for one graph).
-    backend: any object satisfying the Backend protocol (ONNX Runtime, TensorRT, a test double).
+    backend: any object satisfying the Backend protocol (ONNX Runtime, TensorRT, a test double), or
+        "ort" / "trt" to open the adapter's `model_path` (the pipeline then closes it too).
     sinks: URIs ("out.mp4", "results.jsonl", "display://"), Sink objects or callables(result).
     policy: "live" or "all"; default: "live" for live sources (cameras, streams), else "all".
     batch, max_wait_s: infer up to `batch` frames at once, waiting at most `max_wait_s` to fill one.
     """
 
     def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter,
-                 backend: Backend, sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
+                 backend: Backend | str, sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
                  policy: str | None = None, batch: int = 1, max_wait_s: float = 0.005,
                  queue_size: int | None = None, source_options: Mapping[str, Any] | None = None) -> None:
         if policy is not None and policy not in POLICIES:
@@ -86,10 +108,18 @@ class Pipeline:
                                "(lose none)")
         if batch < 1:
             raise EdgesegError(f"batch must be >= 1, got {batch}")
+        self._owns_backend = isinstance(backend, str)
+        if isinstance(backend, str):
+            backend = load_backend(backend, getattr(model, "model_path", None))
         if not isinstance(backend, Backend):
             raise EdgesegError(f"backend {backend!r} does not implement the Backend protocol "
                                "(inputs, outputs, infer, infer_async, close)")
-        self.source = open_source(source, **dict(source_options or {}))
+        try:
+            self.source = open_source(source, **dict(source_options or {}))
+        except BaseException:
+            if self._owns_backend:
+                backend.close()
+            raise
         self.policy = policy or ("live" if self.source.is_live else "all")
         self.model, self.backend = model, backend
         self._sink_specs = list(sinks)
@@ -166,6 +196,8 @@ class Pipeline:
                     except Exception as err:  # close every sink even if one fails
                         errors.append(err)
             self.source.close()
+            if self._owns_backend:
+                self.backend.close()
             if errors:
                 raise errors[0]
 

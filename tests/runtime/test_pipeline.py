@@ -159,3 +159,14 @@ def test_output_without_batch_dimension_is_a_clear_error():
 
     with pytest.raises(EdgesegError, match="leading batch dimension"):
         Pipeline(numbered_frames(2), model=NumberAdapter(), backend=ScalarBackend()).run()
+
+
+def test_backend_by_name_needs_a_model_path_and_a_known_name(tmp_path):
+    with pytest.raises(EdgesegError, match="needs a model file"):
+        Pipeline(numbered_frames(1), model=NumberAdapter(), backend="ort")
+    adapter = NumberAdapter()
+    adapter.model_path = str(tmp_path / "missing.onnx")  # type: ignore[attr-defined]
+    with pytest.raises(EdgesegError, match="not found"):
+        Pipeline(numbered_frames(1), model=adapter, backend="ort")
+    with pytest.raises(EdgesegError, match="unknown backend"):
+        Pipeline(numbered_frames(1), model=adapter, backend="tpu")
