@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID, SKELETON
+from edgeseg.runtime.postprocess import mask_pixels
 from edgeseg.runtime.results import FrameResult, Segment
 
 FONT_SCALE = 0.4
@@ -39,10 +40,12 @@ def instance_colors(classes: np.ndarray, salt: np.ndarray | None = None) -> np.n
 
 
 def _blend(image: np.ndarray, colors: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
-    """image with `colors` ([H,W,3]) blended in at `where` ([H,W] bool)."""
+    """image with `colors` ([H,W,3]) blended in at `where` ([H,W] bool), rounded to nearest."""
+    import cv2
+
+    mixed = cv2.addWeighted(image, 1.0 - alpha, np.ascontiguousarray(colors, dtype=np.uint8), alpha, 0.0)
     out = image.copy()
-    mixed = image[where].astype(np.float32) * (1 - alpha) + colors[where].astype(np.float32) * alpha
-    out[where] = np.rint(mixed).astype(np.uint8)
+    np.copyto(out, mixed, where=where[:, :, None])
     return out
 
 
@@ -94,13 +97,28 @@ def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segmen
 
 def draw_masks(image: np.ndarray, masks: np.ndarray, colors: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Instance masks [K,H,W]: later instances paint over earlier ones; outlines in a darker shade."""
-    if len(masks) == 0:
+    return draw_mask_pixels(image, *np.nonzero(masks), colors=colors, alpha=alpha)
+
+
+def draw_mask_pixels(image: np.ndarray, k: np.ndarray, y: np.ndarray, x: np.ndarray, colors: np.ndarray,
+                     alpha: float = 0.5) -> np.ndarray:
+    """Instance masks as pixel lists (instance k, y, x), e.g. from postprocess.mask_pixels."""
+    height, width = image.shape[:2]
+    if len(k) == 0:
         return image.copy()
-    covered = np.asarray(masks.any(axis=0))
-    owner = len(masks) - 1 - np.argmax(masks[::-1], axis=0)
-    out = _blend(image, colors[owner], covered, alpha)
-    edge = _edges(np.where(covered, owner, -1)) & covered
-    out[edge] = (colors[owner[edge]].astype(np.float32) * 0.6).astype(np.uint8)
+    # the owner of a pixel is the last instance covering it: first occurrence in the reversed list;
+    # colour work then touches only covered pixels, not the whole frame
+    flat, first = np.unique((y * width + x)[::-1], return_index=True)
+    who = k[::-1][first]
+    owner = np.full(height * width, -1, dtype=np.int32)
+    owner[flat] = who
+    out = image.copy()
+    pixels = out.reshape(-1, image.shape[2])
+    mixed = pixels[flat].astype(np.float32) * (1 - alpha) + colors[who].astype(np.float32) * alpha
+    pixels[flat] = np.rint(mixed).astype(np.uint8)
+    edge = np.flatnonzero(_edges(owner.reshape(height, width)))
+    edge = edge[owner[edge] >= 0]
+    pixels[edge] = (colors[owner[edge]].astype(np.float32) * 0.6).astype(np.uint8)
     return out
 
 
@@ -170,9 +188,12 @@ def render(result: FrameResult, image: np.ndarray | None = None, score_threshold
         keep = scores >= score_threshold
         classes = result.classes if result.classes is not None else np.zeros(result.num_instances, np.int32)
         colors = instance_colors(classes[keep])
-        masks = result.full_masks()
-        if masks is not None:
-            out = draw_masks(out, masks[keep], colors)
+        if result.masks is not None:
+            out = draw_masks(out, result.masks[keep], colors)
+        elif result.box_masks is not None:
+            k, y, x = mask_pixels(result.box_masks[keep], result.boxes[keep], result.height, result.width,
+                                  result.mask_threshold)
+            out = draw_mask_pixels(out, k, y, x, colors)
         out = draw_boxes(out, result.boxes[keep], None if result.classes is None else classes[keep],
                          None if result.scores is None else result.scores[keep], colors)
         if result.keypoints is not None:

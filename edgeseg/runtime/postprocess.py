@@ -38,24 +38,25 @@ def _axis_weights(lo: np.ndarray, hi: np.ndarray, cells: int, limit: int
     return start, valid, np.clip(i0, 0, cells - 1), w0, np.clip(i0 + 1, 0, cells - 1), w1
 
 
-def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
-                threshold: float = 0.5) -> np.ndarray:
-    """Paste per-box mask probabilities [K,Mh,Mw] into full-frame bool masks [K,H,W].
+def mask_pixels(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels (instance k, y, x), sorted by k, where pasted per-box masks [K,Mh,Mw] reach `threshold`.
 
     Bilinear resampling is separable, so each box costs one gather per axis over its own window;
-    the windows are padded to the largest box so all boxes run as one batch.
+    the windows are padded to the largest box so all boxes run as one batch. Overlays draw from these
+    pixel lists directly, without ever building K full-frame masks.
     """
     box_masks = np.asarray(box_masks, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     num = len(boxes)
-    out = np.zeros((num, height, width), dtype=bool)
+    empty = np.zeros(0, np.intp)
     if num == 0:
-        return out
+        return empty, empty, empty
     mh, mw = box_masks.shape[1:]
     ys, vy, iy0, wy0, iy1, wy1 = _axis_weights(boxes[:, 1], boxes[:, 3], mh, height)
     xs, vx, ix0, wx0, ix1, wx1 = _axis_weights(boxes[:, 0], boxes[:, 2], mw, width)
     if vy.shape[1] == 0 or vx.shape[1] == 0:
-        return out
+        return empty, empty, empty
     rows = np.arange(num)[:, None]
     # rows first: [K,Hc,Mw], then columns: [K,Hc,Wc]
     tmp = wy0[:, :, None] * box_masks[rows, iy0] + wy1[:, :, None] * box_masks[rows, iy1]
@@ -64,7 +65,19 @@ def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: in
              + wx1[:, None, :] * np.take_along_axis(tmp, np.broadcast_to(ix1[:, None, :], shape), 2))
     keep = (probs >= threshold) & vy[:, :, None] & vx[:, None, :]
     k, y, x = np.nonzero(keep)
-    out[k, ys[k] + y, xs[k] + x] = True
+    return k, ys[k] + y, xs[k] + x
+
+
+def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float = 0.5) -> np.ndarray:
+    """Paste per-box mask probabilities [K,Mh,Mw] into full-frame bool masks [K,H,W].
+
+    A mask cell's value sits at its centre; pixels sample at theirs, bilinearly, zero outside the
+    mask (see `_axis_weights`), and a pixel is in the mask when its sample is >= threshold.
+    """
+    out = np.zeros((len(np.asarray(boxes).reshape(-1, 4)), height, width), dtype=bool)
+    k, y, x = mask_pixels(box_masks, boxes, height, width, threshold)
+    out[k, y, x] = True
     return out
 
 
