@@ -97,7 +97,8 @@ def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segmen
 
 def draw_masks(image: np.ndarray, masks: np.ndarray, colors: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Instance masks [K,H,W]: later instances paint over earlier ones; outlines in a darker shade."""
-    return draw_mask_pixels(image, *np.nonzero(masks), colors=colors, alpha=alpha)
+    k, y, x = np.nonzero(masks)
+    return draw_mask_pixels(image, k, y, x, colors, alpha)
 
 
 def draw_mask_pixels(image: np.ndarray, k: np.ndarray, y: np.ndarray, x: np.ndarray, colors: np.ndarray,
