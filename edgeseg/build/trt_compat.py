@@ -1,0 +1,240 @@
+"""The one place where TensorRT versions differ (10.3 .. 10.x and 11.x).
+
+Why one module: TensorRT 11 removed the FP16/INT8 builder flags, calibrators, EXPLICIT_BATCH and
+several `_v2`-renamed attributes, and JetPack 6.0's TensorRT 8.6 lacks IPluginV3 entirely. Every
+such difference is decided here from the version tuple alone, by pure functions returning a
+`TrtCapabilities` object, so the rules are testable without TensorRT; the builder and the runtime
+ask this object instead of checking versions themselves.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
+
+from edgeseg.errors import EdgesegError
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+Precision = Literal["fp32", "fp16", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "int8")
+MIN_VERSION = (10, 3)
+NEWEST_KNOWN_MAJOR = 11
+
+INSTALL_HINT = (
+    "on Jetson use JetPack's python3-libnvinfer (JetPack 6.1/6.2 or newer); "
+    "on desktop `pip install tensorrt` (or `pip install 'edgeseg[trt]'`)"
+)
+
+
+@dataclass(frozen=True)
+class TrtCapabilities:
+    """What one TensorRT version offers, as far as edgeseg cares."""
+
+    version: tuple[int, ...]
+    strongly_typed_only: bool  # 11+: every network is strongly typed; no precision builder flags
+    implicit_int8_calibration: bool  # 10.x: BuilderFlag.INT8 + a calibrator reading a calibration cache
+    device_memory_attr: str  # ICudaEngine attribute giving the activation memory size
+
+    @property
+    def version_str(self) -> str:
+        return ".".join(str(v) for v in self.version)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'10.3.0.30' -> (10, 3, 0, 30). Raises EdgesegError on anything else."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)*)", text)
+    if not match:
+        raise EdgesegError(f"cannot read the TensorRT version {text!r}: reinstall TensorRT ({INSTALL_HINT})")
+    return tuple(int(p) for p in match.group(1).split("."))
+
+
+def capabilities(version: tuple[int, ...]) -> TrtCapabilities:
+    """The capabilities of TensorRT `version`; refuses versions edgeseg cannot run on."""
+    if version[:2] < MIN_VERSION:
+        found = ".".join(str(v) for v in version)
+        jetpack = " (this is JetPack 6.0's TensorRT)" if version[0] == 8 else ""
+        raise EdgesegError(
+            f"TensorRT {found}{jetpack} is too old: edgeseg's plugins need IPluginV3 and explicit "
+            f"quantization from TensorRT >= 10.3. Upgrade to JetPack 6.1/6.2 (TensorRT 10.3) or newer; "
+            f"on desktop `pip install 'tensorrt>=10.3'`"
+        )
+    major = version[0]
+    if major == 10:
+        return TrtCapabilities(
+            version=version,
+            strongly_typed_only=False,
+            implicit_int8_calibration=True,
+            device_memory_attr="device_memory_size",
+        )
+    return TrtCapabilities(  # 11 and, until proven otherwise, later majors
+        version=version,
+        strongly_typed_only=True,
+        implicit_int8_calibration=False,
+        device_memory_attr="device_memory_size_v2",
+    )
+
+
+def is_untested(caps: TrtCapabilities) -> bool:
+    """True for majors newer than any edgeseg was written against (used for a warning)."""
+    return caps.version[0] > NEWEST_KNOWN_MAJOR
+
+
+def load_tensorrt() -> tuple[ModuleType, TrtCapabilities]:
+    """Import TensorRT lazily and check its version.
+
+    The `tensorrt-stubs` package installs a `tensorrt/` folder holding only .pyi files, which Python
+    imports as an empty namespace package; that is not TensorRT, so presence of `Builder` is checked.
+    """
+    try:
+        module = importlib.import_module("tensorrt")
+    except ImportError as err:
+        raise EdgesegError(f"TensorRT is not installed ({err}): {INSTALL_HINT}") from None
+    if not hasattr(module, "Builder") or not hasattr(module, "__version__"):
+        raise EdgesegError(
+            "TensorRT is not installed (only type stubs or an empty `tensorrt` package were found): "
+            + INSTALL_HINT
+        )
+    return module, capabilities(parse_version(str(module.__version__)))
+
+
+# --- network creation --------------------------------------------------------------------------
+
+
+def network_flag_names(caps: TrtCapabilities, strongly_typed: bool) -> tuple[str, ...]:
+    """NetworkDefinitionCreationFlag members to set.
+
+    10.x networks are always explicit batch (EXPLICIT_BATCH is a deprecated no-op there and gone in
+    11, so it is never set); STRONGLY_TYPED is opt-in on 10.x and implicit (deprecated) on 11.
+    """
+    if strongly_typed and not caps.strongly_typed_only:
+        return ("STRONGLY_TYPED",)
+    return ()
+
+
+def network_flags(trt_module: ModuleType, names: tuple[str, ...]) -> int:
+    """The creation-flags bit mask, from enum members (their values were renumbered in 11)."""
+    mask = 0
+    for name in names:
+        mask |= 1 << int(getattr(trt_module.NetworkDefinitionCreationFlag, name))
+    return mask
+
+
+# --- precision ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphPrecision:
+    """What precision the ONNX graph itself carries (read by edgeseg.build.onnx_info)."""
+
+    has_fp16: bool  # float16 tensors: produced by the FP16 precision pass
+    has_qdq: bool  # QuantizeLinear/DequantizeLinear nodes: produced by calibration
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """How to get the requested precision out of this TensorRT and this graph."""
+
+    strongly_typed: bool  # types come from the graph
+    builder_flags: tuple[str, ...]  # BuilderFlag members to set (10.x weakly typed builds only)
+    use_calibration_cache: bool  # implicit INT8 from a TensorRT 10 calibration cache
+
+
+def plan_precision(
+    caps: TrtCapabilities, precision: Precision, graph: GraphPrecision, calibration_cache: bool = False
+) -> PrecisionPlan:
+    """Decide flags and typing for `precision`; explain what to do when it cannot be had."""
+    if precision not in PRECISIONS:
+        raise EdgesegError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if calibration_cache and precision != "int8":
+        raise EdgesegError("a calibration cache only makes sense with --precision int8")
+    if calibration_cache and not caps.implicit_int8_calibration:
+        raise EdgesegError(
+            f"TensorRT {caps.version_str} has no implicit INT8 calibration (calibration caches are "
+            "TensorRT 10 only): build from the Q/DQ graph written by `edgeseg calibrate` instead"
+        )
+    if precision == "fp32":
+        if graph.has_qdq or graph.has_fp16:
+            kind = "Q/DQ (INT8)" if graph.has_qdq else "float16"
+            raise EdgesegError(
+                f"the ONNX graph carries {kind} tensors, so it cannot give an FP32 engine: build the FP32 "
+                "graph (model.onnx / model.trt.onnx) or pass the matching --precision"
+            )
+        return PrecisionPlan(strongly_typed=True, builder_flags=(), use_calibration_cache=False)
+    if precision == "fp16":
+        if graph.has_qdq:
+            raise EdgesegError("the ONNX graph has Q/DQ nodes: build it with --precision int8")
+        if graph.has_fp16:
+            return PrecisionPlan(strongly_typed=True, builder_flags=(), use_calibration_cache=False)
+        if caps.strongly_typed_only:
+            raise EdgesegError(
+                f"TensorRT {caps.version_str} builds FP16 only from an FP16 ONNX graph (no FP16 builder flag "
+                "since 11.0): convert the graph with the FP16 precision pass, or let "
+                "`edgeseg build MODEL_NAME --precision fp16` do it"
+            )
+        return PrecisionPlan(strongly_typed=False, builder_flags=("FP16",), use_calibration_cache=False)
+    if graph.has_qdq:
+        return PrecisionPlan(strongly_typed=True, builder_flags=(), use_calibration_cache=False)
+    if calibration_cache:
+        return PrecisionPlan(strongly_typed=False, builder_flags=("INT8",), use_calibration_cache=True)
+    extra = ""
+    if caps.implicit_int8_calibration:
+        extra = " or, on TensorRT 10, pass a calibration cache (--calib-cache)"
+    raise EdgesegError(
+        "INT8 needs a graph with Q/DQ nodes: run `edgeseg calibrate` "
+        "(or `edgeseg build ... --calib DIR`)" + extra
+    )
+
+
+def set_builder_flags(config: trt.IBuilderConfig, trt_module: ModuleType, names: tuple[str, ...]) -> None:
+    """Set BuilderFlag members by name (only ever called with names plan_precision chose)."""
+    for name in names:
+        config.set_flag(getattr(trt_module.BuilderFlag, name))
+
+
+# --- engine and plugin registry attributes -------------------------------------------------------
+
+
+def device_memory_bytes(engine: trt.ICudaEngine, caps: TrtCapabilities) -> int:
+    """Activation memory the engine needs (`device_memory_size` on 10.x, `_v2` on 11)."""
+    return int(getattr(engine, caps.device_memory_attr))
+
+
+def plugin_creators(registry: trt.IPluginRegistry) -> list[tuple[str, str, str]]:
+    """(name, version, namespace) of every registered creator, V1 and V3 alike.
+
+    `all_creators` exists from 10.0 through 11 (11 removed the V1-only `plugin_creator_list`).
+    """
+    return [(str(c.name), str(c.plugin_version), str(c.plugin_namespace)) for c in registry.all_creators]
+
+
+# --- TensorRT 10 calibration cache (implicit INT8) -----------------------------------------------
+
+CALIBRATOR_ALGORITHMS = (
+    "EntropyCalibration2",
+    "MinMaxCalibration",
+    "EntropyCalibration",
+    "LegacyCalibration",
+)
+
+
+def encoded_version(version: tuple[int, ...]) -> int:
+    """NV_TENSORRT_VERSION as written in cache headers: 10.3.0 -> 100300 (TensorRT 8 used 8600)."""
+    major, minor, patch = (tuple(version) + (0, 0, 0))[:3]
+    if major < 10:
+        return major * 1000 + minor * 100 + patch
+    return major * 10000 + minor * 100 + patch
+
+
+def parse_calibration_header(line: str) -> tuple[int, str]:
+    """'TRT-100300-EntropyCalibration2' -> (100300, 'EntropyCalibration2'); the calibrator must match."""
+    match = re.fullmatch(r"TRT-(\d+)-(\w+)", line.strip())
+    if not match or match.group(2) not in CALIBRATOR_ALGORITHMS:
+        raise EdgesegError(
+            f"not a TensorRT calibration cache header: {line.strip()!r} (expected e.g. "
+            "'TRT-100300-EntropyCalibration2'): regenerate it with `edgeseg calibrate`"
+        )
+    return int(match.group(1)), match.group(2)
