@@ -1,0 +1,254 @@
+"""ONNX in, TensorRT engine + sidecar out: `build_onnx(path, ...)`.
+
+Why this shape: every decision that does not need TensorRT (graph precision, optimization
+profiles, cache key, reuse) is made first by pure code; TensorRT is imported lazily and only asked
+to parse and build. An engine whose sidecar matches the requested key and options is reused, so
+`edgeseg build` is cheap to call again and rebuilds exactly when TensorRT, the GPU, the model or
+the options changed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeseg import __version__
+from edgeseg.build.artifact import (
+    CacheKey,
+    EngineMetadata,
+    Target,
+    read_sidecar,
+    rebuild_reason,
+    sha256_file,
+    write_sidecar,
+)
+from edgeseg.build.onnx_info import OnnxSummary, summarize
+from edgeseg.build.profiles import BatchRange, ShapeRange, profile_shapes
+from edgeseg.build.trt_compat import (
+    Precision,
+    PrecisionPlan,
+    TrtCapabilities,
+    is_untested,
+    load_tensorrt,
+    network_flag_names,
+    network_flags,
+    plan_precision,
+    set_builder_flags,
+)
+from edgeseg.errors import EdgesegError
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+LOG = logging.getLogger(__name__)
+GRAPH_SUFFIXES = re.compile(r"(\.(trt|int8|fp16|fp32|qdq|patched))+$")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build; everything here except `force`/`progress`/`timing_cache` is recorded in the sidecar."""
+
+    precision: Precision = "fp32"
+    batch: BatchRange | None = None
+    shapes: Mapping[str, ShapeRange] = field(default_factory=dict)
+    workspace_mb: int | None = None
+    dla_core: int | None = None
+    calib_cache: Path | None = None
+    plugin_library: Path | None = None
+    timing_cache: Path | None = None
+    progress: bool = True
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class BuiltEngine:
+    path: Path
+    metadata: EngineMetadata
+    reused: bool
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """Facts for the sidecar that the graph may not carry (from the zoo, calibration or the user)."""
+
+    name: str | None = None
+    task: str | None = None
+    classes: list[str] | None = None
+    calibration_set_sha256: str | None = None
+    accuracy_vs_fp32: dict[str, Any] | None = None
+
+
+def default_model_name(onnx_path: Path, summary: OnnxSummary) -> str:
+    """The graph's recorded model name, else the file stem without stage suffixes (.trt, .int8)."""
+    return summary.facts.name or GRAPH_SUFFIXES.sub("", onnx_path.stem) or "model"
+
+
+def build_flags(
+    plan: PrecisionPlan, options: BuildOptions, profiles: Mapping[str, ShapeRange], calib_sha: str | None
+) -> dict[str, Any]:
+    """The options that change the engine, as stored in (and compared with) the sidecar."""
+    return {
+        "strongly_typed": plan.strongly_typed,
+        "builder_flags": list(plan.builder_flags),
+        "calibration_cache_sha256": calib_sha,
+        "workspace_mb": options.workspace_mb,
+        "dla_core": options.dla_core,
+        "profiles": {name: rng.as_json() for name, rng in sorted(profiles.items())},
+    }
+
+
+def machine_target(trt_version: str) -> Target:
+    """This machine's TensorRT version and GPU (device 0), for cache keys and mismatch checks."""
+    from edgeseg.runtime.cuda import open_cuda
+
+    gpu = open_cuda().gpu_info()
+    return Target(tensorrt_version=trt_version, gpu_name=gpu.name, compute_capability=gpu.compute_capability)
+
+
+def build_onnx(
+    onnx_path: str | Path,
+    options: BuildOptions | None = None,
+    out_dir: str | Path | None = None,
+    record: ModelRecord | None = None,
+) -> BuiltEngine:
+    """Build (or reuse) the engine for `onnx_path`; the engine lands in `out_dir` (default: beside it)."""
+    onnx_path = Path(onnx_path)
+    options = options or BuildOptions()
+    record = record or ModelRecord()
+    summary = summarize(onnx_path)
+    profiles = profile_shapes(summary.inputs, options.batch, options.shapes)
+    trt_module, caps = load_tensorrt()
+    if is_untested(caps):
+        LOG.warning("TensorRT %s is newer than edgeseg was tested with (10.3 .. 11.x)", caps.version_str)
+    plan = plan_precision(caps, options.precision, summary.precision, options.calib_cache is not None)
+    calib_sha = sha256_file(options.calib_cache) if options.calib_cache else None
+    flags = build_flags(plan, options, profiles, calib_sha)
+    target = machine_target(str(trt_module.__version__))
+    key = CacheKey(model_sha256=sha256_file(onnx_path), precision=options.precision, target=target)
+    model_name = record.name or default_model_name(onnx_path, summary)
+    engine_path = Path(out_dir or onnx_path.parent) / key.file_name(model_name)
+
+    reason = "--force" if options.force else rebuild_reason(engine_path, key, flags)
+    if reason is None:
+        LOG.info("reusing %s (same model, precision, machine and options)", engine_path)
+        return BuiltEngine(engine_path, read_sidecar(engine_path), reused=True)
+    LOG.info("building %s (%s)", engine_path.name, reason)
+
+    plugin_sha = None
+    if summary.custom_ops or options.plugin_library:
+        from edgeseg.build.plugin_loader import load_plugin_library
+
+        plugin_sha = load_plugin_library(options.plugin_library).sha256
+    plan_bytes = _build_serialized(onnx_path, options, plan, profiles, caps)
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = engine_path.with_name(engine_path.name + ".tmp")
+    tmp.write_bytes(plan_bytes)
+    tmp.replace(engine_path)
+    meta = EngineMetadata(
+        model_name=model_name,
+        model_sha256=key.model_sha256,
+        precision=options.precision,
+        target=target,
+        engine_sha256=hashlib.sha256(plan_bytes).hexdigest(),
+        task=record.task or summary.facts.task,
+        classes=record.classes or summary.facts.classes,
+        input_size=summary.facts.input_size,
+        plugin_library_sha256=plugin_sha,
+        build_flags=flags,
+        calibration_set_sha256=record.calibration_set_sha256,
+        accuracy_vs_fp32=record.accuracy_vs_fp32,
+        edgeseg_version=__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    write_sidecar(engine_path, meta)
+    LOG.info("wrote %s (%.1f MB) and its sidecar", engine_path, len(plan_bytes) / 1e6)
+    return BuiltEngine(engine_path, meta, reused=False)
+
+
+def _build_serialized(
+    onnx_path: Path,
+    options: BuildOptions,
+    plan: PrecisionPlan,
+    profiles: Mapping[str, ShapeRange],
+    caps: TrtCapabilities,
+) -> bytes:
+    """Parse and build with TensorRT (the only part that needs it)."""
+    import tensorrt as trt
+
+    from edgeseg.build.trt_hooks import TqdmProgressMonitor, logger
+
+    builder = trt.Builder(logger())
+    network = builder.create_network(network_flags(trt, network_flag_names(caps, plan.strongly_typed)))
+    parser = trt.OnnxParser(network, logger())
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EdgesegError(
+            f"TensorRT cannot parse {onnx_path.name}: {errors}. Plugin nodes need the plugin library "
+            "(edgeseg.plugins) and the patched graph (`edgeseg patch`)"
+        )
+    config = builder.create_builder_config()
+    if options.workspace_mb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
+    set_builder_flags(config, trt, plan.builder_flags)
+    if profiles:
+        profile = builder.create_optimization_profile()
+        for name, rng in profiles.items():
+            profile.set_shape(name, trt.Dims(list(rng.min)), trt.Dims(list(rng.opt)), trt.Dims(list(rng.max)))
+        config.add_optimization_profile(profile)
+    if plan.use_calibration_cache and options.calib_cache is not None:
+        from edgeseg.build.calib_cache import cache_calibrator
+
+        config.int8_calibrator = cache_calibrator(options.calib_cache, caps)
+        if profiles:
+            config.set_calibration_profile(profile)
+    if options.dla_core is not None:
+        _use_dla(builder, config, options.dla_core)
+    _load_timing_cache(config, options.timing_cache)
+    config.progress_monitor = TqdmProgressMonitor(enabled=options.progress)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise EdgesegError(
+            f"TensorRT could not build an engine from {onnx_path.name}: run with -v to see TensorRT's log "
+            "(common causes: too small --workspace, an unsupported layer on DLA, a missing plugin)"
+        )
+    if options.timing_cache is not None:
+        _save_timing_cache(config, options.timing_cache)
+    return bytes(memoryview(serialized))
+
+
+def _use_dla(builder: trt.Builder, config: trt.IBuilderConfig, core: int) -> None:
+    """Run on a DLA core (Jetson), falling back to the GPU for layers the DLA cannot run."""
+    import tensorrt as trt
+
+    available = int(builder.num_DLA_cores)
+    if not 0 <= core < available:
+        where = f"cores 0..{available - 1}" if available else "no DLA cores (Jetson AGX/NX Orin have them)"
+        raise EdgesegError(f"--dla {core} is not available: this device has {where}")
+    config.default_device_type = trt.DeviceType.DLA
+    config.DLA_core = core
+    config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+
+
+def _load_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
+    """Start from the persisted timing cache if it fits this TensorRT/GPU, else from an empty one.
+
+    The cache makes rebuilds (new precision, new options) skip tactic timing already done here.
+    """
+    data = path.read_bytes() if path is not None and path.is_file() else b""
+    cache = config.create_timing_cache(data)
+    if not config.set_timing_cache(cache, False):
+        LOG.warning("timing cache %s does not match this TensorRT/GPU; starting a new one", path)
+        config.set_timing_cache(config.create_timing_cache(b""), False)
+
+
+def _save_timing_cache(config: trt.IBuilderConfig, path: Path) -> None:
+    """Persist the timing cache, now holding this build's measurements too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+    tmp.replace(path)

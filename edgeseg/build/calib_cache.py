@@ -1,0 +1,85 @@
+"""Implicit INT8 on TensorRT 10.x from a calibration cache written by `edgeseg calibrate`.
+
+Why: JetPack 6's TensorRT 10.3 can still calibrate implicitly, and a cache lets it do so without
+running images through TensorRT. The calibrator only replays the cache (it has no batches), and
+its class must match the algorithm named in the cache header or TensorRT rejects the cache.
+Import this module only where `TrtCapabilities.implicit_int8_calibration` is true: TensorRT 11
+removed calibrators.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import tensorrt as trt
+
+from edgeseg.build.trt_compat import TrtCapabilities, encoded_version, parse_calibration_header
+from edgeseg.errors import EdgesegError
+
+LOG = logging.getLogger(__name__)
+
+
+# get_batch returns None ("no more batches") although the stubs say list[int]: hence the ignores.
+class EntropyReplay(trt.IInt8EntropyCalibrator2):
+    """Replays an EntropyCalibration2 cache."""
+
+    def __init__(self, cache: bytes) -> None:
+        trt.IInt8EntropyCalibrator2.__init__(self)
+        self._cache = cache
+
+    def get_batch_size(self) -> int:
+        return 1
+
+    def get_batch(self, names: list[str]) -> None:  # type: ignore[override]
+        return None
+
+    def read_calibration_cache(self) -> bytes:
+        return self._cache
+
+    def write_calibration_cache(self, cache: object) -> None:
+        return None
+
+
+class MinMaxReplay(trt.IInt8MinMaxCalibrator):
+    """Replays a MinMaxCalibration cache."""
+
+    def __init__(self, cache: bytes) -> None:
+        trt.IInt8MinMaxCalibrator.__init__(self)
+        self._cache = cache
+
+    def get_batch_size(self) -> int:
+        return 1
+
+    def get_batch(self, names: list[str]) -> None:  # type: ignore[override]
+        return None
+
+    def read_calibration_cache(self) -> bytes:
+        return self._cache
+
+    def write_calibration_cache(self, cache: object) -> None:
+        return None
+
+
+def cache_calibrator(path: Path, caps: TrtCapabilities) -> trt.IInt8Calibrator:
+    """A calibrator replaying `path`, of the class its header names."""
+    if not path.is_file():
+        raise EdgesegError(f"calibration cache {path} does not exist: write one with `edgeseg calibrate`")
+    data = path.read_bytes()
+    header = data.split(b"\n", 1)[0].decode("ascii", errors="replace")
+    version, algorithm = parse_calibration_header(header)
+    if version != encoded_version(caps.version):
+        LOG.warning(
+            "calibration cache %s says TensorRT %d, this is %d; TensorRT may reject it (rewrite the "
+            "header with `edgeseg calibrate` for this version if it does)",
+            path,
+            version,
+            encoded_version(caps.version),
+        )
+    if algorithm == "EntropyCalibration2":
+        return EntropyReplay(data)
+    if algorithm == "MinMaxCalibration":
+        return MinMaxReplay(data)
+    raise EdgesegError(
+        f"calibration cache {path} uses {algorithm}, which edgeseg does not replay: "
+        "write an EntropyCalibration2 or MinMaxCalibration cache"
+    )
