@@ -9,7 +9,6 @@ import time
 from concurrent.futures import Future
 
 import numpy as np
-import pytest
 
 from edgeseg.runtime.backend import TensorSpec
 
@@ -71,11 +70,6 @@ class NumberAdapter:
         result.boxes = np.array([[1, 1, 5, 5]], np.float32)
         result.classes = np.array([1], np.int32)
         result.scores = np.array([outputs["number"]], np.float32)
-
-
-@pytest.fixture
-def adapter():
-    return NumberAdapter()
 
 
 def known_result():

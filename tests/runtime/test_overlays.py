@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import known_result
 from PIL import Image
+from runtime_doubles import known_result
 
 from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID
 from edgeseg.runtime.overlays import draw_masks, draw_panoptic, draw_semantic, instance_colors, render

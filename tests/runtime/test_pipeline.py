@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import NumberAdapter, NumberBackend, numbered_frames
+from runtime_doubles import NumberAdapter, NumberBackend, numbered_frames
 
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.pipeline import Pipeline, StageError

@@ -12,8 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import NumberAdapter, NumberBackend, known_result, numbered_frames
 from pycocotools import mask as mask_utils
+from runtime_doubles import NumberAdapter, NumberBackend, known_result, numbered_frames
 
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.pipeline import Pipeline
@@ -43,7 +43,7 @@ def test_sigint_mid_stream_leaves_a_playable_mp4(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(HERE)!r})
-        from conftest import NumberAdapter, NumberBackend, numbered_frames
+        from runtime_doubles import NumberAdapter, NumberBackend, numbered_frames
         from edgeseg.runtime.pipeline import Pipeline
         from edgeseg.runtime.sinks import VideoSink
 
