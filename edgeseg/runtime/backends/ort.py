@@ -1,0 +1,144 @@
+"""ONNX Runtime CPU backend: runs exported (and patched) graphs, edgeseg custom ops included.
+
+Torch-free. Inputs are checked against the graph before running so a wrong dtype, rank, channel
+count or an oversized batch is an EdgesegError naming the input, not an ONNX Runtime traceback.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.runtime.backend import TensorSpec
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+    "tensor(bool)": np.bool_,
+}
+
+
+def _spec(arg: Any) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) or d is None else str(d) for d in arg.shape)
+    return TensorSpec(arg.name, shape, np.dtype(_ORT_TYPES.get(arg.type, np.float32)))
+
+
+def _dim_name(spec: TensorSpec, axis: int) -> str:
+    want = spec.shape[axis]
+    if axis == 0:
+        return "batch size"
+    if len(spec.shape) == 4 and axis in (1, 3) and want in (1, 3, 4):
+        return "channel count"
+    return f"dimension {axis}"
+
+
+class OrtBackend:
+    """A Backend over one ONNX file on the CPU execution provider."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model: str | Path, intra_op_threads: int = 0, async_workers: int = 2) -> None:
+        """intra_op_threads: ONNX Runtime's per-op thread count (0 = its default, all cores)."""
+        path = Path(model)
+        if not path.is_file():
+            raise EdgesegError(f"ONNX model {path} not found: check the path or run `edgeseg export` first")
+        try:
+            import onnx
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise missing_extra(exc.name or "onnxruntime", "ort") from None
+        try:
+            proto = onnx.load(str(path))
+        except Exception as exc:  # onnx raises DecodeError and friends
+            raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        proto, self.custom_ops = self._with_custom_ops(proto, options, path)
+        try:
+            self._session = ort.InferenceSession(
+                proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            hint = " (the edgeseg ORT ops take float32 tensors)" if self.custom_ops else ""
+            raise EdgesegError(f"ONNX Runtime cannot load {path}{hint}: {str(exc).splitlines()[0]}") from None
+        self._inputs = [_spec(a) for a in self._session.get_inputs()]
+        self._outputs = [_spec(a) for a in self._session.get_outputs()]
+        self._pool = ThreadPoolExecutor(max_workers=async_workers, thread_name_prefix="ort-infer")
+
+    @staticmethod
+    def _with_custom_ops(proto: Any, options: Any, path: Path) -> tuple[Any, list[str]]:
+        """Register the edgeseg ops when the graph has edgeseg nodes; say what is missing when it cannot."""
+        from edgeseg.ops import ort_ops
+
+        prepared, used = ort_ops.prepare_model(proto)
+        if not used:
+            return proto, used
+        try:
+            for names in ort_ops.default_names():
+                ort_ops.register(names)
+            options.register_custom_ops_library(ort_ops.library_path())
+        except EdgesegError as exc:
+            raise EdgesegError(f"{path} needs the edgeseg ops {', '.join(used)}, but {exc}") from None
+        return prepared, used
+
+    def inputs(self) -> list[TensorSpec]:
+        return list(self._inputs)
+
+    def outputs(self) -> list[TensorSpec]:
+        return list(self._outputs)
+
+    def _check(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        expected = {s.name for s in self._inputs}
+        missing, extra = sorted(expected - set(batch)), sorted(set(batch) - expected)
+        if missing or extra:
+            raise EdgesegError(
+                f"inputs do not match the graph: missing {missing or 'none'}, unexpected {extra or 'none'}; "
+                f"the graph takes {sorted(expected)}"
+            )
+        feed = {}
+        for spec in self._inputs:
+            value = np.asarray(batch[spec.name])
+            if value.dtype != spec.dtype:
+                raise EdgesegError(
+                    f"input {spec.name!r} must be {spec.dtype}, got {value.dtype}: convert it (e.g. .astype)"
+                )
+            if value.ndim != len(spec.shape):
+                raise EdgesegError(
+                    f"input {spec.name!r} must have rank {len(spec.shape)} {list(spec.shape)}, "
+                    f"got shape {list(value.shape)}"
+                )
+            for axis, (got, want) in enumerate(zip(value.shape, spec.shape, strict=True)):
+                if isinstance(want, int) and got != want:
+                    what = _dim_name(spec, axis)
+                    fix = (
+                        "split the batch or export with a dynamic batch"
+                        if axis == 0 and got > want
+                        else "resize/convert the input"
+                    )
+                    raise EdgesegError(
+                        f"input {spec.name!r}: {what} is {got} but the graph fixes it to {want}: {fix}"
+                    )
+            feed[spec.name] = value
+        return feed
+
+    def infer(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one batch synchronously."""
+        feed = self._check(batch)
+        names = [s.name for s in self._outputs]
+        return dict(zip(names, self._session.run(names, feed), strict=True))
+
+    def infer_async(self, batch: Mapping[str, np.ndarray]) -> Future[dict[str, np.ndarray]]:
+        """Start one batch on the worker pool (input errors surface through the future)."""
+        return self._pool.submit(self.infer, batch)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
