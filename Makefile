@@ -35,12 +35,17 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy edgeseg
 
-test: lint typecheck
+test: lint typecheck cuda-check
 	$(PY) -m pytest -m "$(PYTEST_MARKS)" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treat as a failure"; exit 1; fi; exit $$rc
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+# nvcc compile of the CUDA kernels, warnings as errors (no GPU needed); skipped where nvcc is absent.
+cuda-check:
+	@if command -v nvcc >/dev/null 2>&1; then plugins/cuda_check.sh; \
+	else echo "nvcc not found: skipping CUDA compile check"; fi
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build out *.egg-info
