@@ -8,6 +8,9 @@ onnxruntime-extensions' Python custom-op API. That API has three limits we work 
 - attributes can only be int, float (printed with 6 digits) or string: every node gets one string
   attribute `edgeseg_fields`, the JSON of its spec fields, exactly as stored in the graph;
 - tensors are float32 here (the API has no float16);
+- its package __init__ imports torch when installed (for converters we do not use) and flips
+  protobuf to its slow pure-Python mode: `_extensions()` imports it with torch hidden and the
+  environment restored, so the runtime stays torch-free;
 - its stock invocation hook hands outputs back as Python lists (`tolist()`), about 10x slower
   than the kernel for a Mask R-CNN RoIAlign; `_array_hook` returns the arrays themselves.
 Torch-free: this runs in the runtime install.
@@ -15,7 +18,10 @@ Torch-free: this runs in the runtime install.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -53,6 +59,28 @@ def default_names() -> tuple[OpNames, ...]:
     return (exported_names(), plugin_names())
 
 
+def _extensions() -> ModuleType:
+    """onnxruntime_extensions, imported without dragging torch in (see the module docstring)."""
+    if "onnxruntime_extensions" in sys.modules and sys.modules["onnxruntime_extensions"] is not None:
+        return sys.modules["onnxruntime_extensions"]
+    hide_torch = "torch" not in sys.modules
+    saved_env = os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION")
+    if hide_torch:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        import onnxruntime_extensions
+    except ImportError:
+        raise missing_extra("onnxruntime-extensions", "ort") from None
+    finally:
+        if hide_torch:
+            del sys.modules["torch"]
+        if saved_env is None:
+            os.environ.pop("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", None)
+        else:
+            os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = saved_env
+    return onnxruntime_extensions
+
+
 def _level_op_type(op_type: str, levels: int) -> str:
     return f"{op_type}__L{levels}"
 
@@ -71,9 +99,7 @@ _registered: set[tuple[str, str]] = set()
 
 def _array_hook(op_id: int, feed: list[np.ndarray], attributes: dict[str, str]) -> tuple[Any, ...]:
     """The extensions' invocation hook, for every Python op, without converting outputs to lists."""
-    from onnxruntime_extensions import Opdef
-
-    opdef = Opdef._odlist[op_id]
+    opdef = _extensions().Opdef._odlist[op_id]
     result = opdef.body(*feed, **opdef.cast_attributes(attributes))
     reply: list[Any] = [op_id]
     for array in result if isinstance(result, tuple) else (result,):
@@ -84,11 +110,8 @@ def _array_hook(op_id: int, feed: list[np.ndarray], attributes: dict[str, str]) 
 
 def register(names: OpNames) -> None:
     """Register the ops under `names` with onnxruntime-extensions (once per process per name)."""
-    try:
-        from onnxruntime_extensions import PyCustomOpDef as D
-        from onnxruntime_extensions import onnx_op
-    except ImportError:
-        raise missing_extra("onnxruntime-extensions", "ort") from None
+    ext = _extensions()
+    D, onnx_op = ext.PyCustomOpDef, ext.onnx_op
     cpu.native()  # fail now, with the fix, rather than inside a session run
     D.install_hooker(_array_hook)
     attrs = {FIELDS_ATTR: D.dt_string}
@@ -114,11 +137,7 @@ def register(names: OpNames) -> None:
 
 def library_path() -> str:
     """The shared library to pass to `SessionOptions.register_custom_ops_library`."""
-    try:
-        from onnxruntime_extensions import get_library_path
-    except ImportError:
-        raise missing_extra("onnxruntime-extensions", "ort") from None
-    return str(get_library_path())
+    return str(_extensions().get_library_path())
 
 
 def _fields_json(op: str, node: Any) -> str:
