@@ -138,17 +138,18 @@ def compose(background: np.ndarray, stuff: np.ndarray, things: list[scene.Thing]
 
 
 def _paint_thing(rgb: np.ndarray, thing: scene.Thing, crop: scene.Crop) -> None:
-    """Fill the thing's pixels with its color, shaded by a soft light from the upper left."""
+    """Fill the thing's pixels with its color, shaded by a soft light from above.
+
+    The shade varies by row only, so it broadcasts: np.copyto with a mask is ~10x cheaper than
+    gathering a per-pixel shade (this loop is most of a live frame's cost).
+    """
     h, w = crop.parts.shape
     window = rgb[crop.y0:crop.y0 + h, crop.x0:crop.x0 + w]
-    ys = (np.arange(h, dtype=np.float32)[:, None] + crop.y0 - thing.cy) / max(thing.size, 1.0)
-    xs = (np.arange(w, dtype=np.float32)[None, :] + crop.x0 - thing.cx) / max(thing.size, 1.0)
-    shade = np.clip(1.0 - 0.18 * (xs + ys), 0.6, 1.3)[..., None]
-    body = crop.parts == 1
-    window[body] = (np.array(thing.color, np.float32) * shade)[body]
-    head = crop.parts == 2
-    if head.any():
-        window[head] = (np.array(scene.SKIN, np.float32) * shade)[head]
+    rows = (np.arange(h, dtype=np.float32) + np.float32(crop.y0 - thing.cy)) / np.float32(max(thing.size, 1))
+    shade = np.clip(1.0 - 0.25 * rows, 0.6, 1.3)[:, None, None]
+    np.copyto(window, np.array(thing.color, np.float32) * shade, where=(crop.parts == 1)[..., None])
+    if thing.category_id == PERSON_ID:
+        np.copyto(window, np.array(scene.SKIN, np.float32) * shade, where=(crop.parts == 2)[..., None])
 
 
 def _finish(rgb: np.ndarray, effects: Effects | None, rng: np.random.Generator | None) -> np.ndarray:

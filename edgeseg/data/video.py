@@ -20,7 +20,7 @@ from edgeseg.data import scene
 from edgeseg.data.background import render_background
 from edgeseg.data.categories import PERSON_ID
 from edgeseg.data.coco_writer import SplitWriter
-from edgeseg.data.render import Effects, Frame, compose
+from edgeseg.data.render import Frame, compose
 from edgeseg.errors import EdgesegError
 
 PAN_FRACTION = 0.4  # the world is this much wider than the frame; the camera sweeps across it
@@ -55,7 +55,7 @@ class ClipScene:
             vx, vy = rng.uniform(-speed, speed), rng.uniform(-speed, speed) / 3
             spin, phase = rng.uniform(-0.06, 0.06), rng.uniform(0, 2 * math.pi)
             self.motions.append(Motion(float(vx), float(vy), float(spin), float(phase)))
-        self.effects = Effects(gain=float(rng.uniform(0.85, 1.1)))
+        self.background *= np.float32(rng.uniform(0.85, 1.1))  # clip lighting, applied once
 
     def camera(self, t: int) -> int:
         """Camera x offset into the world at frame t (a smooth back-and-forth pan)."""
@@ -80,7 +80,7 @@ class ClipScene:
         off = self.camera(t)
         window = slice(off, off + self.width)
         things = self.things_at(t, off)
-        return compose(self.background[:, window], self.stuff[:, window], things, None, self.effects,
+        return compose(self.background[:, window], self.stuff[:, window], things, None, None,
                        drop_hidden=False)
 
 
