@@ -48,7 +48,8 @@ def cpp_tables(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
         pytest.skip("no C++ compiler")
     exe = tmp_path_factory.mktemp("fields") / "printer"
     src = Path(__file__).with_name("field_table_printer.cpp")
-    subprocess.run([cxx, "-std=c++17", "-Wall", "-Werror", "-I", str(PLUGINS), str(src), "-o", str(exe)], check=True)
+    cmd = [cxx, "-std=c++17", "-Wall", "-Werror", "-I", str(PLUGINS), str(src), "-o", str(exe)]
+    subprocess.run(cmd, check=True)
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
     return [json.loads(line) for line in lines]
 
@@ -121,10 +122,14 @@ def test_onnx_export_attributes_match_spec(tmp_path: Path) -> None:
 
 
 def test_generator_rejects_fields_the_parser_cannot_forward() -> None:
-    base = {"op": "x", "plugin_name": "X", "plugin_version": "1", "plugin_namespace": "edgeseg", "outputs": []}
+    base = {"op": "x", "plugin_name": "X", "plugin_version": "1", "plugin_namespace": "ns", "outputs": []}
+
+    def render(field: dict) -> str:
+        return gen_fields.render({**base, "fields": [field]}, "x.yaml")
+
     with pytest.raises(ValueError, match="unsupported type"):
-        gen_fields.render({**base, "fields": [{"name": "a", "type": "int64", "default": 1}]}, "x.yaml")
+        render({"name": "a", "type": "int64", "default": 1})
     with pytest.raises(ValueError, match="integer"):
-        gen_fields.render({**base, "fields": [{"name": "a", "type": "int32", "default": 1.5}]}, "x.yaml")
-    text = gen_fields.render({**base, "fields": [{"name": "s", "type": "float32[]", "default": [0.5, 2]}]}, "x.yaml")
+        render({"name": "a", "type": "int32", "default": 1.5})
+    text = render({"name": "s", "type": "float32[]", "default": [0.5, 2]})
     assert "std::vector<float> s = {0.5f, 2.0f};" in text and 'visit("s", fields.s);' in text
