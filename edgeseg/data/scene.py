@@ -28,7 +28,8 @@ PERSON_PROB = 0.25
 # Shape circumradius as a fraction of the image size: a range is picked with its probability, then
 # the radius log-uniformly inside it. At 320 px the ranges give COCO's small (< 32^2 px), medium and
 # large (>= 96^2 px) areas. Person height is log-uniform; persons are mostly >= 40 px tall at 320 px.
-SHAPE_RADIUS_RANGES = (((0.015, 0.07), 0.4), ((0.07, 0.17), 0.25), ((0.19, 0.4), 0.35))
+SHAPE_RADIUS_RANGES: tuple[tuple[float, float], ...] = ((0.015, 0.07), (0.07, 0.17), (0.19, 0.4))
+SHAPE_RADIUS_PROBS = (0.4, 0.25, 0.35)
 PERSON_HEIGHT = (0.16, 0.6)
 
 
@@ -155,8 +156,8 @@ def sample_thing(rng: np.random.Generator, height: int, width: int, category_id:
         h = _log_uniform(rng, *PERSON_HEIGHT) * size
         return Thing(category_id, cx, cy, h, float(rng.uniform(-0.2, 0.2)), color_name, color,
                      person.sample_pose(rng))
-    ranges, probs = zip(*SHAPE_RADIUS_RANGES, strict=True)
-    r = _log_uniform(rng, *ranges[int(rng.choice(len(ranges), p=probs))]) * size
+    lo, hi = SHAPE_RADIUS_RANGES[int(rng.choice(len(SHAPE_RADIUS_RANGES), p=SHAPE_RADIUS_PROBS))]
+    r = _log_uniform(rng, lo, hi) * size
     return Thing(category_id, cx, cy, r, float(rng.uniform(0, 2 * math.pi)), color_name, color)
 
 
