@@ -4,6 +4,7 @@ edgeseg/ops/specs/<op>.yaml is the one source. The TensorRT creators take their 
 plugins/<op>/<op>_fields.h (generated); here we check that header is current, compile it and read
 its table back, parse the README tables, and export real ONNX nodes to read their attributes.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,8 @@ def test_generated_header_is_current(op: str) -> None:
     header = PLUGINS / op / f"{op}_fields.h"
     out = subprocess.run(
         [sys.executable, str(GENERATOR), str(SPEC_DIR / f"{op}.yaml"), str(header), "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
 
@@ -59,7 +61,10 @@ def test_cpp_field_table_matches_spec(cpp_tables: list[dict], op: str) -> None:
     spec = load_spec(op)
     (head,) = [t for t in cpp_tables if t["op"] == op and "plugin_name" in t]
     assert (head["plugin_name"], head["plugin_version"], head["plugin_namespace"]) == (
-        spec.plugin_name, spec.plugin_version, spec.plugin_namespace)
+        spec.plugin_name,
+        spec.plugin_version,
+        spec.plugin_namespace,
+    )
     assert head["num_fields"] == len(spec.fields)
     rows = [t for t in cpp_tables if t["op"] == op and "name" in t]
     assert [(r["name"], r["type"]) for r in rows] == [(n, t) for n, t, _ in _spec_fields(op)]
@@ -103,12 +108,20 @@ def test_onnx_export_attributes_match_spec(tmp_path: Path) -> None:
             return torch_ops.roi_align([feat], rois, idx), *torch_ops.nms(boxes, scores)
 
     onnx_symbolic.register()
-    args = (torch.rand(1, 2, 8, 8), torch.tensor([[0.0, 0.0, 16.0, 16.0]]), torch.zeros(1, dtype=torch.int32),
-            torch.rand(1, 5, 4), torch.rand(1, 5, 3))
+    args = (
+        torch.rand(1, 2, 8, 8),
+        torch.tensor([[0.0, 0.0, 16.0, 16.0]]),
+        torch.zeros(1, dtype=torch.int32),
+        torch.rand(1, 5, 4),
+        torch.rand(1, 5, 3),
+    )
     path = tmp_path / "tiny.onnx"
     torch.onnx.export(Tiny(), args, str(path), dynamo=False, opset_version=17)
-    kinds = {onnx.AttributeProto.INT: "int32", onnx.AttributeProto.FLOAT: "float32",
-             onnx.AttributeProto.FLOATS: "float32[]"}
+    kinds = {
+        onnx.AttributeProto.INT: "int32",
+        onnx.AttributeProto.FLOAT: "float32",
+        onnx.AttributeProto.FLOATS: "float32[]",
+    }
     nodes = {n.op_type: n for n in onnx.load(str(path)).graph.node if n.domain == "edgeseg"}
     for op in OPS:
         spec = load_spec(op)

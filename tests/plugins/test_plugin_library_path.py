@@ -1,4 +1,5 @@
 """edgeseg.plugins finds the built libraries, or says how to build them."""
+
 from __future__ import annotations
 
 from pathlib import Path
