@@ -33,6 +33,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgeseg tests benchmarks examples
 
 typecheck: $(VENV)/.installed
+	$(PY) -m pip install -q --no-deps tensorrt-stubs==10.13.0.35.1 && $(PY) tools/repair_trt_stubs.py
 	$(VENV)/bin/mypy edgeseg
 
 test: lint typecheck cuda-check

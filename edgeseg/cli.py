@@ -18,6 +18,8 @@ from edgeseg.errors import EdgesegError
 VERBS: dict[str, tuple[str, str]] = {
     "data": ("edgeseg.data.command", "generate ShapesWorld datasets and video clips"),
     "eval": ("edgeseg.eval.command", "evaluate predictions: box/mask/keypoint AP, mIoU, PQ"),
+    "build": ("edgeseg.build.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX file"),
+    "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
     "patch": ("edgeseg.surgery.command", "graph surgery: TensorRT plugin nodes, foreign patterns, folding"),
     "inspect": ("edgeseg.surgery.inspect_verb", "show an ONNX model's I/O, ops, plugin nodes and TensorRT lint"),
 }

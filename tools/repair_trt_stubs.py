@@ -18,6 +18,7 @@ stubs are silenced by `ignore_errors` in pyproject.toml; errors in our code are 
 
 Usage: python tools/repair_trt_stubs.py   (run with the interpreter of the venv mypy uses)
 """
+
 from __future__ import annotations
 
 import ast

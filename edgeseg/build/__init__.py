@@ -3,6 +3,7 @@
 Importing this package imports neither TensorRT nor onnx; they are loaded when a build starts.
 `build_engine` takes a zoo model name or an ONNX file; `build_onnx` takes an ONNX file only.
 """
+
 from edgeseg.build.builder import BuildOptions, BuiltEngine, ModelRecord, build_onnx
 from edgeseg.build.chain import build_engine
 from edgeseg.build.profiles import BatchRange, ShapeRange

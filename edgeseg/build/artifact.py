@@ -7,6 +7,7 @@ key (model hash, precision, GPU, TensorRT version) is in the file name, so engin
 machines can sit side by side and `build` finds a reusable one. This module is stdlib-only, so
 the torch-free runtime uses it to refuse a mismatched engine before TensorRT ever sees it.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ to parse and build. An engine whose sidecar matches the requested key and option
 `edgeseg build` is cheap to call again and rebuilds exactly when TensorRT, the GPU, the model or
 the options changed.
 """
+
 from __future__ import annotations
 
 import datetime as _dt

@@ -6,6 +6,7 @@ its class must match the algorithm named in the cache header or TensorRT rejects
 Import this module only where `TrtCapabilities.implicit_int8_calibration` is true: TensorRT 11
 removed calibrators.
 """
+
 from __future__ import annotations
 
 import logging

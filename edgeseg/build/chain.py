@@ -12,6 +12,7 @@ Stage contracts (each takes and returns paths, so any stage can also be run alon
       .qdq_path: Path, .calibration_cache: Path | None,
       .calibration_set_sha256: str, .accuracy_vs_fp32: dict | None             model.int8.onnx
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -8,6 +8,7 @@ Model facts are read from the graph's `metadata_props` under these keys, written
 `edgeseg.model` (name), `edgeseg.task`, `edgeseg.classes` (JSON list of names),
 `edgeseg.input_size` (JSON [height, width]). Missing keys are simply unknown.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ run by a plain dlopen) or export `getCreators` for `IPluginRegistry.load_library
 same creator twice fails, so we dlopen first and call `load_library` only if that registered
 nothing. The library path comes from `edgeseg.plugins.library_path()` unless given.
 """
+
 from __future__ import annotations
 
 import ctypes

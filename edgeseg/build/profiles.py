@@ -4,6 +4,7 @@ Why: TensorRT needs one explicit range per dynamic input. The batch axis gets th
 asks for; any other dynamic axis (image size) must be given explicitly, because guessing an image
 range would silently build an engine tuned for the wrong size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

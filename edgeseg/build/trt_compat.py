@@ -6,6 +6,7 @@ such difference is decided here from the version tuple alone, by pure functions 
 `TrtCapabilities` object, so the rules are testable without TensorRT; the builder and the runtime
 ask this object instead of checking versions themselves.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@ Why: TensorRT prints to its own logger and builds can take minutes with no sign 
 module subclasses TensorRT interfaces, so it imports TensorRT at the top: import it only after
 `trt_compat.load_tensorrt()` succeeded. The severity mapping is a plain function, tested alone.
 """
+
 from __future__ import annotations
 
 import logging

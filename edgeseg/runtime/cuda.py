@@ -5,6 +5,7 @@ TensorRT samples moved to cuda-python's `cuda.bindings`. The TensorRT backend an
 only the small `Cuda` protocol below, so which binding is installed does not matter to them.
 Pointers and stream handles are plain ints, which is what TensorRT's Python API takes.
 """
+
 from __future__ import annotations
 
 import ctypes

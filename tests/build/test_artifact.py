@@ -1,4 +1,5 @@
 """Engine file names, the sidecar round trip, and refusing engines built for another machine."""
+
 import json
 
 import pytest
@@ -77,8 +78,16 @@ def test_sidecar_round_trip(tmp_path):
     target = {"tensorrt_version": "10.3.0.30", "gpu_name": "Orin", "compute_capability": [8, 7]}
     assert data["target"] == target
     design_fields = (
-        "model_name", "model_sha256", "task", "classes", "input_size", "precision",
-        "plugin_library_sha256", "build_flags", "calibration_set_sha256", "accuracy_vs_fp32",
+        "model_name",
+        "model_sha256",
+        "task",
+        "classes",
+        "input_size",
+        "precision",
+        "plugin_library_sha256",
+        "build_flags",
+        "calibration_set_sha256",
+        "accuracy_vs_fp32",
     )
     for key in design_fields:
         assert key in data

@@ -1,4 +1,5 @@
 """Optimization-profile shapes from ONNX input shapes (expected ranges written out by hand)."""
+
 import pytest
 
 from edgeseg.build.profiles import BatchRange, InputInfo, ShapeRange, profile_shapes

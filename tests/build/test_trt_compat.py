@@ -1,4 +1,5 @@
 """The TensorRT version shim, decided from version tuples alone (expected values from the facts sheet)."""
+
 import pytest
 
 from edgeseg.build import trt_compat as tc

@@ -1,0 +1,334 @@
+"""`edgeseg doctor`: the acceptance test for a machine with an NVIDIA GPU and TensorRT.
+
+Why: what cannot run in CI (CUDA kernels, plugins inside TensorRT, engines) is checked here, in
+one command, on the user's own Jetson or desktop GPU: versions, the plugin library, one tiny
+engine per plugin against the CPU kernels (through ONNX Runtime), and each zoo graph built per
+precision against ONNX Runtime on the CPU, with latencies. Where something is missing it says
+exactly what and how to install it, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import EdgesegError
+
+PASS, FAIL, SKIP, INFO = "PASS", "FAIL", "SKIP", "INFO"
+TOLERANCES = {"fp32": (1e-3, 1e-3), "fp16": (5e-2, 5e-2), "int8": (1e-1, 1e-1)}  # (atol, rtol)
+EXAMPLE = "example: edgeseg doctor            (or: edgeseg doctor --model my.onnx --precision fp16)"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the later checks need from the environment checks."""
+
+    gpu: str
+    tensorrt: str
+
+
+def render_table(checks: list[Check]) -> str:
+    """Aligned `check | status | detail` rows; details may span several lines."""
+    width = max([len("check")] + [len(c.name) for c in checks])
+    lines = [f"{'check':<{width}}  status  detail", f"{'-' * width}  ------  ------"]
+    for c in checks:
+        first, *rest = c.detail.splitlines() or [""]
+        lines.append(f"{c.name:<{width}}  {c.status:<6}  {first}")
+        lines += [f"{'':<{width}}          {more}" for more in rest]
+    return "\n".join(lines)
+
+
+def _guard(name: str, fn: Callable[[], str]) -> Check:
+    """Run one check; an EdgesegError is a FAIL with its message (which says what to do)."""
+    try:
+        return Check(name, PASS, fn())
+    except EdgesegError as err:
+        return Check(name, FAIL, str(err))
+
+
+def environment() -> tuple[list[Check], Env | None]:
+    """Python/platform, GPU + driver + CUDA binding, TensorRT. Env is None if any is missing."""
+    where = f"Python {platform.python_version()} on {platform.machine()} ({_jetson()})"
+    checks = [Check("platform", INFO, where)]
+    facts: dict[str, str] = {}
+
+    def gpu() -> str:
+        from edgeseg.runtime.cuda import open_cuda
+
+        info = open_cuda().gpu_info()
+        major, minor = info.compute_capability
+        facts["gpu"] = f"{info.name} (sm_{major}{minor})"
+        return (
+            f"{facts['gpu']}, {info.total_memory / 2**30:.1f} GiB; driver supports CUDA "
+            f"{info.driver_version}, runtime {info.runtime_version} via {info.binding}"
+        )
+
+    def tensorrt() -> str:
+        from edgeseg.build.trt_compat import is_untested, load_tensorrt
+
+        _, caps = load_tensorrt()
+        facts["tensorrt"] = caps.version_str
+        typing_rule = "strongly typed only" if caps.strongly_typed_only else "strongly typed opt-in"
+        calib = (
+            "INT8 from Q/DQ or a calibration cache" if caps.implicit_int8_calibration else "INT8 from Q/DQ"
+        )
+        note = " (newer than edgeseg was tested with)" if is_untested(caps) else ""
+        return f"TensorRT {caps.version_str}{note}: {typing_rule}; {calib}"
+
+    checks += [_guard("GPU, driver, CUDA", gpu), _guard("TensorRT", tensorrt)]
+    if "gpu" in facts and "tensorrt" in facts:
+        return checks, Env(facts["gpu"], facts["tensorrt"])
+    return checks, None
+
+
+def _jetson() -> str:
+    release = Path("/etc/nv_tegra_release")
+    if release.is_file():
+        return "Jetson, " + release.read_text(errors="replace").splitlines()[0].strip("# ")
+    return "not a Jetson"
+
+
+def plugin_library_check(library: Path | None) -> Check:
+    """Load the plugin library and check it registered every creator named in the op specs."""
+
+    def load() -> str:
+        from edgeseg.build.plugin_loader import load_plugin_library
+        from edgeseg.ops.spec import load_spec
+
+        loaded = load_plugin_library(library)
+        registered = {(n, v) for n, v, _ in loaded.creators}
+        wanted = [load_spec(op) for op in ("roi_align", "nms")]
+        missing = [
+            f"{s.plugin_name} v{s.plugin_version}"
+            for s in wanted
+            if (s.plugin_name, s.plugin_version) not in registered
+        ]
+        if missing:
+            raise EdgesegError(f"{loaded.path} lacks {', '.join(missing)}: rebuild the plugin library")
+        names = ", ".join(f"{n} v{v} ({ns or 'no namespace'})" for n, v, ns in loaded.creators)
+        return f"{loaded.path.name}: {names}"
+
+    return _guard("plugin library", load)
+
+
+def tiny_plugin_graph(op: str, path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A one-node graph with the plugin node as surgery writes it, and inputs for it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgeseg.ops.spec import load_spec
+
+    spec = load_spec(op)
+    fields = spec.resolve({})
+    if op == "roi_align":
+        fields["spatial_scales"] = [0.25]
+        xy = rng.uniform(0, 48, (32, 2)).astype(np.float32)
+        wh = rng.uniform(2, 16, (32, 2)).astype(np.float32)
+        feed = {
+            "features": rng.standard_normal((1, 8, 16, 16)).astype(np.float32),
+            "rois": np.concatenate([xy, xy + wh], axis=1),
+            "batch_idx": np.zeros(32, np.int32),
+        }
+        outputs = [o["name"] for o in spec.outputs]
+    else:
+        xy = rng.uniform(0, 200, (1, 300, 2)).astype(np.float32)
+        wh = rng.uniform(4, 60, (1, 300, 2)).astype(np.float32)
+        feed = {
+            "boxes": np.concatenate([xy, xy + wh], axis=2),
+            "scores": rng.uniform(0, 1, (1, 300, 3)).astype(np.float32),
+        }
+        outputs = [o["name"] for o in spec.outputs]
+    node = helper.make_node(
+        spec.plugin_name,
+        list(feed),
+        outputs,
+        domain=spec.plugin_namespace,
+        plugin_version=spec.plugin_version,
+        plugin_namespace=spec.plugin_namespace,
+        **fields,
+    )
+    elem = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int32): TensorProto.INT32}
+    graph = helper.make_graph(
+        [node],
+        f"doctor_{op}",
+        [helper.make_tensor_value_info(k, elem[v.dtype], list(v.shape)) for k, v in feed.items()],
+        [helper.make_empty_tensor_value_info(o) for o in outputs],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(spec.plugin_namespace, 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return feed
+
+
+def random_feed(backend: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Inputs for a graph: dynamic axes set to 1, floats in [0, 1), ints 0."""
+    feed = {}
+    for spec in backend.inputs():
+        shape = tuple(d if isinstance(d, int) else 1 for d in spec.shape)
+        if np.issubdtype(spec.dtype, np.floating):
+            feed[spec.name] = rng.uniform(0, 1, shape).astype(spec.dtype)
+        else:
+            feed[spec.name] = np.zeros(shape, spec.dtype)
+    return feed
+
+
+def parity_check(
+    name: str,
+    onnx_path: Path,
+    precision: str,
+    out_dir: Path,
+    feed: dict[str, np.ndarray] | None,
+    library: Path | None,
+) -> Check:
+    """Build `onnx_path` at `precision`, run it and ONNX Runtime on the same inputs, compare, time."""
+
+    def run() -> str:
+        from edgeseg.build.builder import BuildOptions, build_onnx
+        from edgeseg.build.parity import compare_outputs, median_latency_ms
+        from edgeseg.runtime.backends.ort import OrtBackend
+        from edgeseg.runtime.backends.trt import TrtBackend
+
+        ort = OrtBackend(onnx_path)
+        inputs = feed if feed is not None else random_feed(ort, np.random.default_rng(0))
+        options = BuildOptions(precision=precision, plugin_library=library, progress=False)  # type: ignore[arg-type]
+        built = build_onnx(onnx_path, options, out_dir)
+        trt = TrtBackend(built.path, plugin_library=library)
+        try:
+            atol, rtol = TOLERANCES[precision]
+            diffs = compare_outputs(ort.infer(inputs), trt.infer(inputs), atol, rtol)
+            latency = median_latency_ms(lambda: trt.infer(inputs))
+        finally:
+            trt.close()
+            ort.close()
+        worst = max(diffs, key=lambda d: d.max_abs)
+        summary = (
+            f"{latency:.2f} ms/batch; max |diff| {worst.max_abs:.2e} ({worst.name}), "
+            f"tol {atol:g}+{rtol:g}*|ref|"
+        )
+        bad = [
+            f"{d.name}: max {d.max_abs:.2e} mean {d.mean_abs:.2e} {d.note}".strip() for d in diffs if not d.ok
+        ]
+        if bad:
+            raise EdgesegError(f"engine differs from ONNX Runtime: {'; '.join(bad)} ({summary})")
+        return summary
+
+    return _guard(f"{name} [{precision}]", run)
+
+
+def zoo_graphs() -> list[Path]:
+    """The exported ONNX graphs shipped with the zoo (package data edgeseg/zoo/*.onnx)."""
+    folder = resources.files("edgeseg").joinpath("zoo")
+    found = [Path(str(p)) for p in folder.iterdir() if p.name.endswith(".onnx")] if folder.is_dir() else []
+    return sorted(p for p in found if not p.name.endswith((".trt.onnx", ".int8.onnx", ".fp16.onnx")))
+
+
+def patched(onnx_path: Path, out_dir: Path) -> Path:
+    """The TensorRT form of an exported graph (plugin nodes), written by the surgery passes."""
+    from edgeseg.surgery.io import load_model, save_model
+    from edgeseg.surgery.registry import DEFAULT_PASSES, apply
+
+    model, _ = apply(load_model(onnx_path), list(DEFAULT_PASSES))
+    dst = out_dir / f"{onnx_path.stem}.trt.onnx"
+    save_model(model, dst)
+    return dst
+
+
+def graph_precisions(onnx_path: Path, wanted: list[str]) -> list[str]:
+    """Q/DQ graphs build as int8 only, float16 graphs as fp16 only; others as asked."""
+    from edgeseg.build.onnx_info import summarize
+
+    precision = summarize(onnx_path).precision
+    if precision.has_qdq:
+        return ["int8"]
+    if precision.has_fp16:
+        return ["fp16"]
+    return [p for p in wanted if p != "int8"]
+
+
+def diagnose(
+    models: list[Path], precisions: list[str], out: Path | None, library: Path | None
+) -> list[Check]:
+    """Every check, in order; later ones are skipped (with the reason) when their basis failed."""
+    checks, env = environment()
+    if env is None:
+        return checks + [
+            Check("plugins and engines", SKIP, "need a GPU and TensorRT (see the FAIL rows above)")
+        ]
+    out_dir = out or Path(tempfile.mkdtemp(prefix="edgeseg-doctor-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checks.append(Check("work folder", INFO, str(out_dir)))
+    plugins = plugin_library_check(library)
+    checks.append(plugins)
+    rng = np.random.default_rng(0)
+    for op in ("roi_align", "nms"):
+        if plugins.status != PASS:
+            checks.append(Check(f"plugin {op} vs CPU", SKIP, "the plugin library did not load"))
+            continue
+        path = out_dir / f"doctor_{op}.onnx"
+        try:
+            feed = tiny_plugin_graph(op, path, rng)
+        except EdgesegError as err:
+            checks.append(Check(f"plugin {op} vs CPU", FAIL, str(err)))
+            continue
+        checks.append(parity_check(f"plugin {op} vs CPU", path, "fp32", out_dir, feed, library))
+    graphs = models or zoo_graphs()
+    if not graphs:
+        checks.append(Check("zoo models", SKIP, "no zoo ONNX graphs in this install; pass --model FILE.onnx"))
+    for graph in graphs:
+        try:
+            target = graph if graph.name.endswith(".trt.onnx") else patched(graph, out_dir)
+        except (EdgesegError, ImportError) as err:
+            checks.append(Check(graph.name, FAIL, f"surgery failed: {err}"))
+            continue
+        for precision in graph_precisions(target, precisions):
+            checks.append(parity_check(graph.name, target, precision, out_dir, None, library))
+    return checks
+
+
+def run(args: argparse.Namespace) -> int:
+    models = [Path(m) for m in args.model]
+    for m in models:
+        if not m.is_file():
+            raise EdgesegError(f"--model {m} does not exist")
+    library = Path(args.plugins) if args.plugins else None
+    checks = diagnose(models, args.precision, Path(args.out) if args.out else None, library)
+    print(render_table(checks))
+    failed = [c for c in checks if c.status == FAIL]
+    print(f"\n{len(failed)} check(s) failed" if failed else "\nall checks passed")
+    return 1 if failed else 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "doctor",
+        help="check GPU, CUDA, TensorRT, plugins and engines on this machine",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EXAMPLE,
+    )
+    p.add_argument(
+        "--model", action="append", default=[], help="ONNX graph to check (default: the zoo graphs)"
+    )
+    p.add_argument(
+        "--precision",
+        nargs="+",
+        default=["fp32", "fp16"],
+        choices=["fp32", "fp16", "int8"],
+        help="precisions",
+    )
+    p.add_argument("--plugins", help="plugin library path (default: edgeseg.plugins.library_path())")
+    p.add_argument("--out", help="folder for engines and test graphs (default: a new temporary folder)")
+    p.set_defaults(func=run)

@@ -1,0 +1,125 @@
+"""`edgeseg doctor` and `edgeseg build` on this machine, which has neither TensorRT nor an NVIDIA driver."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgeseg.build.command import parse_shape
+from edgeseg.build.profiles import ShapeRange
+from edgeseg.doctor import FAIL, PASS, Check, render_table
+from edgeseg.errors import EdgesegError
+
+
+def real_tensorrt_installed() -> bool:
+    try:
+        import tensorrt
+    except ImportError:
+        return False
+    return hasattr(tensorrt, "Builder")
+
+
+def edgeseg(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "edgeseg.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.skipif(
+    real_tensorrt_installed(), reason="this machine has TensorRT: doctor runs the full checks"
+)
+def test_doctor_reports_what_is_missing_and_exits_nonzero():
+    out = edgeseg("doctor")
+    assert out.returncode == 1, out.stderr
+    rows = {line.split("  ")[0].strip(): line for line in out.stdout.splitlines()}
+    assert "FAIL" in rows["TensorRT"] and "TensorRT is not installed" in rows["TensorRT"]
+    assert "python3-libnvinfer" in rows["TensorRT"] and "pip install tensorrt" in rows["TensorRT"]
+    gpu = rows["GPU, driver, CUDA"]
+    assert "FAIL" in gpu and ("NVIDIA driver" in gpu or "CUDA binding" in gpu)
+    assert "SKIP" in rows["plugins and engines"]
+    assert "2 check(s) failed" in out.stdout
+
+
+def test_build_without_tensorrt_is_a_clear_error(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    if real_tensorrt_installed():
+        pytest.skip("real TensorRT installed")
+    out = edgeseg("build", str(path), "--precision", "fp16", "--max-batch", "4")
+    assert out.returncode == 2
+    assert "edgeseg build: error: TensorRT is not installed" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.onnx"], "does not exist"),
+        (["tiny.onnx", "--calib", "d", "--calib-cache", "c"], "either --calib DIR"),
+        (["tiny.onnx", "--workspace", "0"], "--workspace must be a positive"),
+        (["tiny.onnx", "--min-batch", "4", "--max-batch", "2"], "batch range"),
+        (["tiny.onnx", "--shape", "images:1x3"], "expected NAME:MIN"),
+    ],
+)
+def test_build_cli_bad_input(tmp_path, args, message):
+    (tmp_path / "tiny.onnx").write_bytes(b"")
+    out = subprocess.run(
+        [sys.executable, "-m", "edgeseg.cli", "build", *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_zoo_name_needs_the_export_stage(tmp_path, monkeypatch):
+    """The chain names the missing stage instead of failing somewhere inside it."""
+    import edgeseg.export
+
+    if callable(getattr(edgeseg.export, "export_onnx", None)):
+        pytest.skip("the export stage exists in this install")
+    from edgeseg.build.chain import build_engine
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EdgesegError, match=r"edgeseg\.export\.export_onnx is not available"):
+        build_engine("mask_rcnn", precision="fp16")
+
+
+def test_parse_shape():
+    name, rng = parse_shape("images:1x3x320x320/2x3x640x640/4x3x640x640")
+    assert name == "images"
+    assert rng == ShapeRange((1, 3, 320, 320), (2, 3, 640, 640), (4, 3, 640, 640))
+    assert parse_shape("a:b:1/2/3") == ("a:b", ShapeRange((1,), (2,), (3,)))
+
+
+def test_render_table_aligns_and_wraps():
+    text = render_table(
+        [Check("TensorRT", FAIL, "not installed\ninstall it"), Check("plugin nms vs CPU", PASS, "ok")]
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("check") and lines[0].index("status") == len("plugin nms vs CPU") + 2
+    assert lines[2] == "TensorRT           FAIL    not installed"
+    assert lines[3] == " " * 27 + "install it"
+    assert lines[4] == "plugin nms vs CPU  PASS    ok"
+
+
+def test_compare_outputs():
+    from edgeseg.build.parity import compare_outputs
+
+    ref = {"boxes": np.array([[0.0, 1.0], [2.0, 3.0]], np.float32), "classes": np.array([1, 2], np.int32)}
+    close = {"boxes": ref["boxes"] + 5e-4, "classes": ref["classes"].copy()}
+    diffs = {d.name: d for d in compare_outputs(ref, close, atol=1e-3, rtol=0)}
+    assert diffs["boxes"].ok and diffs["classes"].ok
+    assert diffs["boxes"].max_abs == pytest.approx(5e-4, rel=1e-3)
+    far = {"boxes": ref["boxes"] * np.float32(1.01), "classes": np.array([1, 3], np.int32)}
+    diffs = {d.name: d for d in compare_outputs(ref, far, atol=1e-3, rtol=0)}
+    assert not diffs["boxes"].ok and diffs["boxes"].max_abs == pytest.approx(0.03, rel=1e-3)
+    assert not diffs["classes"].ok  # integers must match exactly
+    assert compare_outputs(ref, far, atol=1e-3, rtol=0.02)[0].ok  # 1% off passes a 2% relative tolerance
+    missing = compare_outputs(ref, {"boxes": ref["boxes"][:1]}, atol=1, rtol=1)
+    assert [(d.ok, d.note) for d in missing] == [(False, "shape (1, 2) != (2, 2)"), (False, "missing")]
