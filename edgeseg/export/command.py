@@ -1,0 +1,60 @@
+"""`edgeseg export`: a zoo model or torchvision checkpoint -> deploy ONNX graph (or the whole zoo)."""
+from __future__ import annotations
+
+import argparse
+
+from edgeseg.errors import EdgesegError
+
+EXAMPLE = """examples:
+  edgeseg export mask_rcnn -o mask_rcnn.onnx
+  edgeseg export maskrcnn_resnet50_fpn.pth -o maskrcnn.onnx --input-size 480x640 --batch 1
+  edgeseg export faster_rcnn -o faster_onnxops.onnx --ops onnx
+  edgeseg export --zoo            # every zoo model -> edgeseg/zoo/<name>.onnx + onnx.json (sha256)
+"""
+
+
+def _hw(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 480x640, got {text!r}") from None
+    if h < 32 or w < 32:
+        raise argparse.ArgumentTypeError(f"input size {text} is too small: use at least 32x32")
+    return h, w
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("export", help="export a model to a deploy ONNX graph", epilog=EXAMPLE,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="zoo model name or torchvision *_resnet50_fpn state-dict file")
+    p.add_argument("-o", "--output", help="ONNX file to write")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 16, default 17)")
+    p.add_argument("--batch", choices=["1", "dynamic"], default="dynamic", help="fixed batch 1 or dynamic")
+    p.add_argument("--ops", choices=["edgeseg", "onnx"], default="edgeseg",
+                   help="edgeseg: custom RoIAlign/NMS nodes (TensorRT plugins); onnx: standard ops only")
+    p.add_argument("--input-size", type=_hw, default=None, metavar="HxW",
+                   help="camera frame size the graph takes (default: the model's square input size)")
+    p.add_argument("--weights", help="weights file overriding the zoo entry's (e.g. your training run)")
+    p.add_argument("--random-init", action="store_true", help="untrained weights (dry runs and tests)")
+    p.add_argument("--zoo", action="store_true", help="export every zoo model into the zoo folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.zoo:
+        from edgeseg.export.zoo_export import export_zoo
+
+        index = export_zoo(opset=args.opset, random_init=args.random_init)
+        for name, entry in sorted(index["models"].items()):
+            print(f"{name}: {entry['file']} {entry['bytes'] / 2**20:.1f} MiB sha256 {entry['sha256'][:12]}")
+        for name, why in sorted(index["skipped"].items()):
+            print(f"{name}: skipped ({why})")
+        return 0
+    if not args.model or not args.output:
+        raise EdgesegError("give a model and an output file: `edgeseg export NAME -o model.onnx` (or --zoo)")
+    from edgeseg.export.onnx_export import export
+
+    path = export(args.model, args.output, opset=args.opset, batch=args.batch, ops=args.ops,
+                  frame_hw=args.input_size, weights=args.weights, random_init=args.random_init)
+    print(f"wrote {path}")
+    return 0

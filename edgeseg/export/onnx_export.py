@@ -1,0 +1,116 @@
+"""`export(...)`: a zoo model or torchvision checkpoint -> a deploy ONNX graph with its metadata.
+
+Uses the TorchScript-based exporter (`dynamo=False`), for which the edgeseg ops have symbolics.
+The metadata (see `deploy_metadata`) goes into the graph's metadata_props, so the torch-free
+runtime can build the right adapter from the file alone (edgeseg.runtime.task_adapters).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgeseg.errors import EdgesegError
+from edgeseg.export.wrappers import DeployModel, wrap
+
+INPUT_NAME = "images"
+METADATA_VERSION = 1
+DEFAULT_OPSET = 17
+MIN_OPSET = 16  # RoiAlign with half-pixel coordinates (aligned=True) for --ops onnx
+
+
+def deploy_metadata(deploy: DeployModel, info: Any, ops: str) -> dict[str, str]:
+    """The graph's metadata_props: every value a string, JSON where structured."""
+    g = deploy.geometry
+    entries: dict[str, Any] = {
+        "edgeseg.version": METADATA_VERSION,
+        "edgeseg.model": info.name,
+        "edgeseg.family": info.family,
+        "edgeseg.task": deploy.task,
+        "edgeseg.heads": getattr(deploy, "heads", list(info.heads)),
+        "edgeseg.classes": list(info.classes),
+        "edgeseg.input": {"name": INPUT_NAME, "layout": "NHWC", "dtype": "uint8", "channels": "RGB",
+                          "height": g.frame_hw[0], "width": g.frame_hw[1],
+                          "resized": list(g.resized_hw), "network": list(g.padded_hw),
+                          "resize": "bilinear, aspect kept, zero padding bottom/right"},
+        "edgeseg.normalization": dict(info.normalization),
+        "edgeseg.outputs": list(deploy.output_names),
+        "edgeseg.ops": ops,
+        "edgeseg.mask_threshold": 0.5,
+        "edgeseg.weights_sha256": info.sha256 or "",
+    }
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
+
+
+def _dynamic_axes(deploy: DeployModel) -> dict[str, dict[int, str]]:
+    return {name: {0: "batch"} for name in [INPUT_NAME, *deploy.output_names]}
+
+
+def _fix_output_shapes(proto: Any, shapes: list[list[int]], dynamic: bool) -> None:
+    """Declare the outputs' fixed sizes (the tracer leaves data-dependent-looking dims symbolic)."""
+    for output, shape in zip(proto.graph.output, shapes, strict=True):
+        dims = output.type.tensor_type.shape.dim
+        del dims[:]
+        for axis, size in enumerate(shape):
+            dim = dims.add()
+            if axis == 0 and dynamic:
+                dim.dim_param = "batch"
+            else:
+                dim.dim_value = size
+
+
+def export_deploy(deploy: DeployModel, path: str | Path, metadata: dict[str, str], opset: int = DEFAULT_OPSET,
+                  batch: str = "dynamic") -> Path:
+    """Trace a deploy wrapper into `path` with a dynamic (or fixed 1) batch and write `metadata`."""
+    import onnx
+
+    from edgeseg.ops import onnx_symbolic
+
+    if opset < MIN_OPSET:
+        raise EdgesegError(f"--opset {opset} is too old: use {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
+    if batch not in ("1", "dynamic"):
+        raise EdgesegError(f"--batch must be 1 or dynamic, got {batch!r}")
+    onnx_symbolic.register(opset)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = deploy.geometry.frame_hw
+    example = torch.zeros(2 if batch == "dynamic" else 1, h, w, 3, dtype=torch.uint8)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter about python values baked into the graph
+        torch.onnx.export(deploy.eval(), (example,), str(path), input_names=[INPUT_NAME],
+                          output_names=deploy.output_names, opset_version=opset, dynamo=False,
+                          dynamic_axes=_dynamic_axes(deploy) if batch == "dynamic" else None)
+        shapes = [list(t.shape) for t in deploy(example)]
+    proto = onnx.load(str(path))
+    _fix_output_shapes(proto, shapes, batch == "dynamic")
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+    return path
+
+
+def load_model(name: str | Path, weights: str | Path | None = None,
+               random_init: bool = False) -> tuple[Any, Any]:
+    """(eager model, ModelInfo) for a zoo name or a checkpoint path; random_init skips the weights."""
+    from edgeseg.models import zoo
+
+    if random_init:
+        if str(name) not in zoo.names():
+            raise EdgesegError(f"--random-init needs a zoo name, got {name!r}: "
+                               f"choose one of {', '.join(zoo.names())}")
+        model, info = zoo.build(str(name))
+        return model.eval(), info
+    return zoo.get(name, weights)
+
+
+def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, batch: str = "dynamic",
+           ops: str = "edgeseg", frame_hw: tuple[int, int] | None = None, weights: str | Path | None = None,
+           random_init: bool = False) -> Path:
+    """Export zoo model or checkpoint `name` to `output` (see `edgeseg export --help`)."""
+    model, info = load_model(name, weights, random_init)
+    deploy = wrap(model, info, ops, frame_hw)
+    return export_deploy(deploy, output, deploy_metadata(deploy, info, ops), opset, batch)

@@ -1,0 +1,126 @@
+"""The adapter for graphs written by `edgeseg export`, built from the graph's own metadata (no torch).
+
+An exported graph takes uint8 RGB frames [B,H,W,3] of one fixed size and returns fixed-size outputs
+(boxes, scores, classes, num_dets, masks [B,K,28,28], keypoints [B,K,J,3], semantic [B,H,W]; see
+docs/export.md). `DeployAdapter` reads the `edgeseg.*` metadata_props to know which of those exist;
+frames of another size are letterboxed to the graph's size in numpy and the results mapped back.
+Masks stay per-box in `FrameResult.box_masks` (pasted on demand); panoptic graphs are fused here.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.runtime.panoptic_fusion import FusionParams, fuse
+from edgeseg.runtime.postprocess import Letterbox
+from edgeseg.runtime.results import FrameResult
+
+TASKS = ("detection", "instance", "keypoints", "semantic", "panoptic")
+
+
+@dataclass(frozen=True)
+class DeployInfo:
+    """What `edgeseg export` wrote into a graph's metadata_props."""
+
+    model: str
+    task: str
+    classes: list[str]
+    input_name: str
+    height: int
+    width: int
+    outputs: list[str]
+    mask_threshold: float
+    ops: str
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, str], source: str) -> DeployInfo:
+        if "edgeseg.task" not in props:
+            raise EdgesegError(f"{source} has no edgeseg metadata: it was not written by `edgeseg export`; "
+                               "re-export it, or write a TaskAdapter for it (edgeseg.runtime.adapters)")
+        try:
+            entry = json.loads(props["edgeseg.input"])
+            info = cls(model=props.get("edgeseg.model", "?"), task=props["edgeseg.task"],
+                       classes=list(json.loads(props["edgeseg.classes"])), input_name=str(entry["name"]),
+                       height=int(entry["height"]), width=int(entry["width"]),
+                       outputs=list(json.loads(props["edgeseg.outputs"])),
+                       mask_threshold=float(props.get("edgeseg.mask_threshold", "0.5")),
+                       ops=props.get("edgeseg.ops", "edgeseg"))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise EdgesegError(f"{source} has damaged edgeseg metadata ({type(exc).__name__}: {exc}): "
+                               "re-export it with `edgeseg export`") from None
+        if info.task not in TASKS:
+            raise EdgesegError(f"{source} declares task {info.task!r}, which this edgeseg version does not "
+                               f"know ({', '.join(TASKS)}): upgrade edgeseg or re-export the model")
+        return info
+
+
+def read_deploy_info(path: str | Path) -> DeployInfo:
+    """The metadata of an exported graph, without loading its weights into a runtime."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgesegError(f"ONNX model {path} not found: check the path or run `edgeseg export` first")
+    try:
+        import onnx
+    except ImportError as exc:
+        raise missing_extra(exc.name or "onnx", "ort") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends
+        raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
+    return DeployInfo.from_props({p.key: p.value for p in proto.metadata_props}, str(path))
+
+
+class DeployAdapter:
+    """TaskAdapter for an exported edgeseg graph: `Pipeline(src, DeployAdapter("m.onnx"), backend="ort")`."""
+
+    def __init__(self, model_path: str | Path, fusion: FusionParams | None = None) -> None:
+        self.model_path = str(model_path)
+        self.info = read_deploy_info(model_path)
+        self.fusion = fusion or FusionParams(mask_threshold=self.info.mask_threshold)
+
+    def preprocess(self, image: np.ndarray) -> tuple[dict[str, np.ndarray], Letterbox | None]:
+        """One RGB uint8 frame -> the graph input [1,H,W,3]; letterboxed when its size differs."""
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise EdgesegError(f"frames must be RGB uint8 [H,W,3], got {image.dtype}{list(image.shape)}")
+        size = (self.info.height, self.info.width)
+        box = None
+        if image.shape[:2] != size:
+            box = Letterbox.fit(image.shape[:2], size)  # type: ignore[arg-type]
+            image = box.apply(image)
+        return {self.info.input_name: np.ascontiguousarray(image)[None]}, box
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], meta: Letterbox | None,
+                    result: FrameResult) -> None:
+        """Fill `result` from one frame's outputs (batch axis removed), in frame pixels."""
+        decode(outputs, self.info, result, meta, self.fusion)
+
+
+def decode(outputs: Mapping[str, np.ndarray], info: DeployInfo, result: FrameResult,
+           letterbox: Letterbox | None = None, fusion: FusionParams | None = None) -> FrameResult:
+    """One image's deploy outputs -> FrameResult fields (the valid first num_dets slots only)."""
+    if "num_dets" in outputs:
+        n = int(np.asarray(outputs["num_dets"]).reshape(-1)[0])
+        boxes = np.asarray(outputs["boxes"])[:n]
+        result.boxes = letterbox.boxes_to_frame(boxes) if letterbox else boxes.astype(np.float32)
+        result.scores = np.asarray(outputs["scores"], dtype=np.float32)[:n]
+        result.classes = np.asarray(outputs["classes"], dtype=np.int32)[:n]
+        if "masks" in outputs:
+            result.box_masks = np.asarray(outputs["masks"], dtype=np.float32)[:n]
+            result.mask_threshold = info.mask_threshold
+        if "keypoints" in outputs:
+            points = np.asarray(outputs["keypoints"], dtype=np.float32)[:n]
+            result.keypoints = letterbox.points_to_frame(points) if letterbox else points
+    if "semantic" in outputs:
+        semantic = np.asarray(outputs["semantic"])
+        result.semantic = letterbox.map_to_frame(semantic) if letterbox else semantic
+    if info.task == "panoptic":
+        masks = result.full_masks()
+        assert masks is not None and result.semantic is not None and result.scores is not None
+        result.panoptic, result.segments = fuse(masks, result.scores, result.classes,  # type: ignore[arg-type]
+                                                result.semantic, fusion or FusionParams())
+    return result
