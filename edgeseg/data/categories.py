@@ -6,6 +6,7 @@ COCO conventions: category ids start at 1, `isthing` tells instances (things) fr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ def semantic_index(category_id: int) -> int:
     return [c.id for c in CATEGORIES].index(category_id)
 
 
-def coco_categories() -> list[dict]:
+def coco_categories() -> list[dict[str, Any]]:
     """The `categories` list for COCO instance/panoptic files; person carries keypoints and skeleton."""
     out = []
     for c in CATEGORIES:
-        entry: dict = {"id": c.id, "name": c.name, "supercategory": "thing" if c.isthing else "stuff",
+        entry: dict[str, Any] = {"id": c.id, "name": c.name, "supercategory": "thing" if c.isthing else "stuff",
                        "isthing": int(c.isthing), "color": list(c.color)}
         if c.id == PERSON_ID:
             entry["keypoints"] = list(KEYPOINT_NAMES)
