@@ -5,8 +5,9 @@ nodes), the optimization profile by its inputs, and the sidecar by the model fac
 recorded. Reading these with `onnx` (no TensorRT) keeps the decisions testable here.
 
 Model facts are read from the graph's `metadata_props` under these keys, written by export:
-`edgeseg.model` (name), `edgeseg.task`, `edgeseg.classes` (JSON list of names),
-`edgeseg.input_size` (JSON [height, width]). Missing keys are simply unknown.
+`edgeseg.model` (name), `edgeseg.task`, `edgeseg.classes` (JSON list of names), and the input
+size from `edgeseg.input` (JSON with `height`/`width`) or `edgeseg.input_size` (JSON [h, w]).
+Missing keys are simply unknown (the size is not guessed from shapes: layouts differ).
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ def summarize(path: Path) -> OnnxSummary:
     inputs = tuple(InputInfo(v.name, _dims(v)) for v in graph.input if v.name not in initializers)
     props = {p.key: p.value for p in model.metadata_props}
     input_size = _json_prop(props, "edgeseg.input_size", path)
-    if input_size is None and inputs and len(inputs[0].shape) == 4:
-        h, w = inputs[0].shape[2:]
-        input_size = [h, w] if isinstance(h, int) and isinstance(w, int) else None
+    described = _json_prop(props, "edgeseg.input", path)  # export's input record (layout, height, width)
+    if isinstance(described, dict) and "height" in described and "width" in described:
+        input_size = [int(described["height"]), int(described["width"])]
     facts = ModelFacts(
         name=props.get("edgeseg.model"),
         task=props.get("edgeseg.task"),

@@ -36,7 +36,7 @@ def test_fp32_conv_graph(tmp_path):
     assert summary.inputs == (InputInfo("images", ("batch", 3, 32, 32)),)  # the initializer is no input
     assert not summary.precision.has_fp16 and not summary.precision.has_qdq
     assert summary.custom_ops == ()
-    assert summary.facts.input_size == [32, 32] and summary.facts.name is None
+    assert summary.facts.input_size is None and summary.facts.name is None  # no metadata: unknown
 
 
 def test_fp16_cast_and_qdq_are_detected(tmp_path):
@@ -60,7 +60,7 @@ def test_plugin_nodes_and_metadata(tmp_path):
         "edgeseg.model": "maskrcnn_shapes",
         "edgeseg.task": "instance",
         "edgeseg.classes": json.dumps(["circle", "square"]),
-        "edgeseg.input_size": "[320, 320]",
+        "edgeseg.input": json.dumps({"name": "images", "layout": "NHWC", "height": 240, "width": 320}),
     }
     summary = summarize(save(tmp_path, [node], [images(shape=(None, 3, "h", "w"))], [out], props=props))
     assert summary.custom_ops == ("EdgesegNMS",)
@@ -70,8 +70,15 @@ def test_plugin_nodes_and_metadata(tmp_path):
         "maskrcnn_shapes",
         "instance",
         ["circle", "square"],
-        [320, 320],
+        [240, 320],
     )
+
+
+def test_input_size_from_the_older_key(tmp_path):
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("Identity", ["images"], ["y"])
+    path = save(tmp_path, [node], [images()], [out], props={"edgeseg.input_size": "[64, 96]"})
+    assert summarize(path).facts.input_size == [64, 96]
 
 
 def test_bad_files(tmp_path):
