@@ -175,12 +175,14 @@ def tiny_plugin_graph(op: str, path: Path, rng: np.random.Generator) -> dict[str
 
 
 def random_feed(backend: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Inputs for a graph: dynamic axes set to 1, floats in [0, 1), ints 0."""
+    """Inputs for a graph: dynamic axes set to 1, floats in [0, 1), uint8 images random, other ints 0."""
     feed = {}
     for spec in backend.inputs():
         shape = tuple(d if isinstance(d, int) else 1 for d in spec.shape)
         if np.issubdtype(spec.dtype, np.floating):
             feed[spec.name] = rng.uniform(0, 1, shape).astype(spec.dtype)
+        elif spec.dtype == np.uint8:  # images (export's deploy graphs take uint8 NHWC frames)
+            feed[spec.name] = rng.integers(0, 256, shape, dtype=np.uint8)
         else:
             feed[spec.name] = np.zeros(shape, spec.dtype)
     return feed
