@@ -1,0 +1,88 @@
+"""`edgeseg calibrate`: INT8 calibration of an ONNX graph, or selection of calibration frames.
+
+  edgeseg calibrate model.trt.onnx --data frames/ --recipe calibration/default.yaml -o model.int8.onnx \\
+      [--budget 1.0] [--eval DATASET --eval-split val] [--cpu-out model.cpu-int8.onnx] \\
+      [--cache-out model.calib]
+  edgeseg calibrate --select-from clip.mp4 -n 256 -o frames/ [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edgeseg.errors import EdgesegError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="INT8 calibration: Q/DQ graph for TensorRT, CPU INT8 graph, TensorRT 10 cache",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", nargs="?", type=Path, help="FP32 ONNX graph (usually model.trt.onnx)")
+    parser.add_argument("--data", type=Path, help="folder of calibration images at the graph's frame size")
+    parser.add_argument(
+        "--recipe", type=Path, help="recipe YAML (default: built-in defaults, as in calibration/default.yaml)"
+    )
+    parser.add_argument(
+        "-o", "--out", type=Path, help="output: the Q/DQ ONNX graph, or the frame folder with --select-from"
+    )
+    parser.add_argument(
+        "--budget", type=float, help="allowed metric drop in points (default: the recipe's, 1.0)"
+    )
+    parser.add_argument(
+        "--eval",
+        type=Path,
+        help="held-out ShapesWorld/COCO dataset folder (default: a generated "
+        "ShapesWorld split at the graph's size)",
+    )
+    parser.add_argument("--eval-split", default="val", help="split of --eval (default val)")
+    parser.add_argument("--no-budget", action="store_true", help="skip the accuracy check (not recommended)")
+    parser.add_argument("--cpu-out", type=Path, help="also write the U8/S8 graph for ONNX Runtime CPU")
+    parser.add_argument("--cache-out", type=Path, help="also write a TensorRT 10 calibration cache")
+    parser.add_argument(
+        "--select-from",
+        type=Path,
+        metavar="VIDEO_OR_DIR",
+        help="select calibration frames from a video or image folder instead",
+    )
+    parser.add_argument("-n", type=int, default=256, help="frames to select (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="selection seed (default 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out is None:
+        raise EdgesegError("-o/--out is required: the output graph (or frame folder with --select-from)")
+    if args.select_from is not None:
+        from edgeseg.calibration.select import select_frames
+
+        picked = select_frames(args.select_from, args.n, args.out, seed=args.seed)
+        print(
+            f"selected {len(picked.files)} of {picked.frames_seen} frames ({picked.candidates} after "
+            f"dropping consecutive near-duplicates) into {args.out}; set sha256 {picked.set_sha256}"
+        )
+        return 0
+    if args.model is None or args.data is None:
+        raise EdgesegError("calibration needs a model and --data DIR (or --select-from to pick frames)")
+    from edgeseg.calibration.calibrate import calibrate_file
+
+    outcome = calibrate_file(
+        args.model,
+        args.data,
+        args.out,
+        recipe=args.recipe,
+        budget=args.budget,
+        held_out=args.eval,
+        held_out_split=args.eval_split,
+        cpu_out=args.cpu_out,
+        cache_out=args.cache_out,
+        check_budget=not args.no_budget,
+    )
+    written = [
+        p for p in (outcome.qdq_path, outcome.cpu_path, outcome.calibration_cache, outcome.report_path) if p
+    ]
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
