@@ -22,6 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
     "patch": ("edgeseg.surgery.command", "graph surgery: TensorRT plugin nodes, foreign patterns, folding"),
     "inspect": ("edgeseg.surgery.inspect_verb", "show an ONNX model's I/O, ops, plugin nodes and TensorRT lint"),
+    "train": ("edgeseg.models.command", "train a zoo model on a ShapesWorld/COCO-layout dataset"),
     "calibrate": ("edgeseg.calibration.command", "INT8 calibration: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
     "export": ("edgeseg.export.command", "export a model to a deploy ONNX graph (static shapes, edgeseg ops)"),
 }
