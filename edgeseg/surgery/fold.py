@@ -15,6 +15,9 @@ from edgeseg.errors import EdgesegError
 from edgeseg.surgery.graphs import export_model, import_graph
 from edgeseg.surgery.io import MIN_OPSET, max_opset
 
+# Each round's inferred shapes let the next fold more (torchvision Mask R-CNN settles after ~10 rounds).
+MAX_ROUNDS = 25
+
 
 def check_versions(graph: gs.Graph) -> None:
     """Refuse opsets and IR versions we do not read (load_model checks files; this checks any graph)."""
@@ -33,11 +36,7 @@ def _infer_shapes(graph: gs.Graph) -> gs.Graph:
     return import_graph(model)
 
 
-def run(graph: gs.Graph) -> tuple[gs.Graph, list[str]]:
-    """Fold, clean up, infer shapes, fold what the shapes made constant; a second run changes nothing."""
-    check_versions(graph)
-    before = len(graph.nodes)
-    notes = []
+def _fold_once(graph: gs.Graph, notes: list[str]) -> gs.Graph:
     try:
         graph.fold_constants(error_ok=True)
     except Exception as err:  # noqa: BLE001 - folding is an optimisation: any failure leaves constants as they are
@@ -47,7 +46,21 @@ def run(graph: gs.Graph) -> tuple[gs.Graph, list[str]]:
         graph = _infer_shapes(graph)
     except Exception as err:  # noqa: BLE001 - shape inference is an optimisation too
         notes.append(f"shape inference skipped ({type(err).__name__})")
+    return graph
+
+
+def run(graph: gs.Graph) -> tuple[gs.Graph, list[str]]:
+    """Fold, clean up and infer shapes until nothing changes (inferred shapes make more folds possible),
+    so a second run finds nothing to do."""
+    check_versions(graph)
+    before = len(graph.nodes)
+    notes: list[str] = []
+    for _ in range(MAX_ROUNDS):
+        previous = export_model(graph).SerializeToString()
+        graph = _fold_once(graph, notes)
+        if export_model(graph).SerializeToString() == previous:
+            break
     else:
-        graph.fold_constants(error_ok=True).cleanup().toposort()
+        notes.append(f"still folding after {MAX_ROUNDS} rounds: run `fold` again")
     notes.insert(0, f"folded and cleaned: {before} -> {len(graph.nodes)} top-level nodes")
-    return graph, notes
+    return graph, sorted(set(notes), key=notes.index)
