@@ -1,0 +1,280 @@
+"""`edgeseg run`: a model over a source URI into sink URIs, with a progress bar and the latency table.
+
+MODEL is a zoo name (the ONNX graph the zoo ships, so no torch is needed), an exported .onnx file
+(the adapter comes from the graph's metadata) or a TensorRT .engine (the adapter comes from its
+sidecar). The first Ctrl-C stops reading the source and lets the frames in flight reach the sinks;
+a second one stops at once. Either way every sink is closed, so the mp4 plays.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from edgeseg.errors import EdgesegError
+from edgeseg.runtime.backend import Backend
+from edgeseg.runtime.sources import Frame, ImageGlobSource, ShapesSource, Source, VideoFileSource, open_source
+from edgeseg.runtime.task_adapters import DeployAdapter, DeployInfo
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+MODEL_SUFFIXES = (".onnx", ".engine")
+
+EXAMPLE = """examples:
+  edgeseg run panoptic_rcnn --source clip.mp4 --sink out.mp4 --sink results.jsonl
+  edgeseg run model.onnx --source 'shapes://?fps=30&size=640x480' --sink display:// --policy live
+  edgeseg run model.fp16.engine --source /dev/video0 --sink display:// --backend trt --batch 2
+
+Sources: video files, image globs, 0 or /dev/video0, rtsp:// http:// ..., gst:<pipeline>, shapes://.
+Sinks: out.mp4 (.mkv .mov .avi), results.jsonl, display://. Ctrl-C once finishes the frames in
+flight, twice stops at once; the video stays playable either way.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="run a model on a video source and write annotated sinks",
+                              description="Stream frames from a source through a model into sinks; prints "
+                                          "per-stage latency at the end.",
+                              epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL_OR_ENGINE",
+                   help="zoo model name, exported .onnx or TensorRT .engine")
+    p.add_argument("--source", required=True, metavar="URI", help="where frames come from (see below)")
+    p.add_argument("--sink", action="append", required=True, metavar="URI",
+                   help="where results go; repeat for several")
+    p.add_argument("--policy", choices=["live", "all"], default=None,
+                   help="live: drop old frames when behind; all: lose none (default: live for cameras "
+                        "and streams, all for files)")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="frames per inference call (default 1)")
+    p.add_argument("--backend", choices=["ort", "trt"], default=None,
+                   help="ort (ONNX Runtime, CPU) or trt (TensorRT); default: trt for .engine, else ort")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="ONNX Runtime threads per operator (default 0: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+# ---- model -> (adapter, backend) ------------------------------------------------------------------
+def zoo_names() -> list[str]:
+    """Names in the zoo index (read as JSON: resolving a name needs no torch)."""
+    index = ZOO_DIR / "zoo.json"
+    if not index.is_file():
+        return []
+    return sorted(json.loads(index.read_text(encoding="utf-8"))["models"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_model(spec: str) -> Path:
+    """A zoo name -> its shipped graph (hash checked against the zoo's onnx.json); a path -> itself."""
+    path = Path(spec)
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        if not path.is_file():
+            raise EdgesegError(f"model file {spec} not found: check the path, or pass a zoo name "
+                               f"({', '.join(zoo_names())})")
+        return path
+    if path.suffix or "/" in spec:
+        raise EdgesegError(f"cannot run {spec!r}: pass a zoo model name, an exported .onnx file "
+                           "(`edgeseg export`) or a TensorRT .engine (`edgeseg build`)")
+    names = zoo_names()
+    if spec not in names:
+        raise EdgesegError(f"unknown model {spec!r}: use a zoo name ({', '.join(names)}), an .onnx file "
+                           "or an .engine")
+    graph = ZOO_DIR / f"{spec}.onnx"
+    if not graph.is_file():
+        raise EdgesegError(f"zoo model {spec!r} has no exported graph in this install ({graph.name} is "
+                           "missing): run `edgeseg export --zoo` (needs torch) or pass an .onnx file")
+    index = ZOO_DIR / "onnx.json"
+    recorded = json.loads(index.read_text(encoding="utf-8")).get("models", {}) if index.is_file() else {}
+    entry = recorded.get(spec)
+    if entry and entry.get("sha256") and entry["sha256"] != _sha256(graph):
+        raise EdgesegError(f"zoo graph {graph.name} does not match the zoo's recorded sha256 (damaged or "
+                           "replaced): reinstall edgeseg or run `edgeseg export --zoo`")
+    return graph
+
+
+def engine_info(metadata: Any, backend: Backend, source: str) -> DeployInfo:
+    """The deploy metadata of an engine: task and classes from its sidecar, tensors from the engine."""
+    if metadata is None or not metadata.task or metadata.classes is None:
+        raise EdgesegError(f"{source} has no sidecar with the task and classes: rebuild it from an exported "
+                           "graph with `edgeseg build`")
+    inputs = backend.inputs()
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        raise EdgesegError(f"{source} does not take one [B,H,W,3] frame input: it was not built from an "
+                           "`edgeseg export` graph; write a TaskAdapter for it")
+    spec = inputs[0]
+    height, width = spec.shape[1], spec.shape[2]
+    if metadata.input_size:
+        height, width = metadata.input_size
+    props = {"edgeseg.task": metadata.task, "edgeseg.model": metadata.model_name,
+             "edgeseg.classes": json.dumps(metadata.classes),
+             "edgeseg.input": json.dumps({"name": spec.name, "height": height, "width": width}),
+             "edgeseg.outputs": json.dumps([o.name for o in backend.outputs()])}
+    return DeployInfo.from_props(props, source)
+
+
+class EngineAdapter(DeployAdapter):
+    """The exported-graph adapter, fed from an engine's sidecar instead of ONNX metadata_props."""
+
+    def __init__(self, engine: Path, info: DeployInfo) -> None:  # noqa: D107 - no ONNX file to read
+        from edgeseg.runtime.panoptic_fusion import FusionParams
+
+        self.model_path, self.info = str(engine), info
+        self.fusion = FusionParams(mask_threshold=info.mask_threshold)
+
+
+def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[DeployAdapter, Backend]:
+    """The adapter and an open backend for MODEL_OR_ENGINE (the caller closes the backend)."""
+    path = resolve_model(spec)
+    is_engine = path.suffix.lower() == ".engine"
+    backend_name = backend_name or ("trt" if is_engine else "ort")
+    if backend_name == "trt":
+        from edgeseg.build.trt_compat import load_tensorrt
+
+        load_tensorrt()  # no TensorRT: say so before anything else
+        if not is_engine:
+            raise EdgesegError(f"--backend trt runs TensorRT engines: build one with `edgeseg build {path}` "
+                               "and pass the .engine, or use --backend ort")
+        from edgeseg.runtime.backends.trt import TrtBackend
+
+        trt_backend = TrtBackend(path)
+        try:
+            return EngineAdapter(path, engine_info(trt_backend.metadata, trt_backend, str(path))), trt_backend
+        except BaseException:
+            trt_backend.close()
+            raise
+    if is_engine:
+        raise EdgesegError(f"{path} is a TensorRT engine: run it with --backend trt (or pass the .onnx "
+                           "for --backend ort)")
+    adapter = DeployAdapter(path)
+    from edgeseg.runtime.backends.ort import OrtBackend
+
+    return adapter, OrtBackend(path, intra_op_threads=threads)
+
+
+# ---- source, sinks, Ctrl-C ------------------------------------------------------------------------
+class StoppableSource(Source):
+    """Wraps a source so a Ctrl-C can end the stream like an end of file: frames in flight finish."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.uri, self.fps, self.is_live = inner.uri, inner.fps, inner.is_live
+        self.stopped = threading.Event()
+
+    @property
+    def reconnects(self) -> int:  # type: ignore[override]  # the inner source counts; this forwards
+        return self.inner.reconnects
+
+    def open(self) -> None:
+        self.inner.open()
+        self.fps = self.inner.fps  # a video file knows its rate only once opened
+
+    def read(self) -> Frame | None:
+        return None if self.stopped.is_set() else self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def frame_count(source: Source) -> int | None:
+    """How many frames a finite source will give, when that is cheap to know (for the progress bar)."""
+    if isinstance(source, ImageGlobSource):
+        return len(source.paths)
+    if isinstance(source, ShapesSource):
+        frames = parse_qs(urlsplit(source.uri).query).get("frames", ["0"])[-1]
+        return int(frames) or None
+    if isinstance(source, VideoFileSource):
+        try:
+            import av
+
+            with av.open(source.uri) as container:
+                return int(container.streams.video[0].frames) or None
+        except Exception:  # the pipeline reports unreadable files properly; the bar just has no total
+            return None
+    return None
+
+
+def prepare_sinks(specs: list[str]) -> None:
+    """Create the folders of file sinks, so `--sink out/demo/demo.mp4` works on a fresh checkout."""
+    for spec in specs:
+        if "://" not in spec:
+            Path(spec).parent.mkdir(parents=True, exist_ok=True)
+
+
+class _SigintDrain:
+    """First SIGINT stops the source (drain), the second raises KeyboardInterrupt (stop now)."""
+
+    def __init__(self, source: StoppableSource) -> None:
+        self.source = source
+        self.previous: Any = None
+
+    def __enter__(self) -> _SigintDrain:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.source.stopped.is_set():
+            raise KeyboardInterrupt
+        self.source.stopped.set()
+        print("\nstopping: finishing the frames in flight (Ctrl-C again to stop now)", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _results(pipeline: Any, total: int | None, quiet: bool) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="frame", disable=True if quiet else None, dynamic_ncols=True) as bar:
+        for result in pipeline:
+            bar.update()
+            yield result
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeseg.runtime.pipeline import Pipeline
+
+    if args.batch < 1:
+        raise EdgesegError(f"--batch must be >= 1, got {args.batch}")
+    if args.threads < 0:
+        raise EdgesegError(f"--threads must be >= 0, got {args.threads}")
+    source = StoppableSource(open_source(args.source))
+    total = frame_count(source.inner)
+    prepare_sinks(args.sink)
+    adapter, backend = open_model(args.model, args.backend, args.threads)
+    delivered, interrupted = 0, False
+    try:
+        pipeline = Pipeline(source, model=adapter, backend=backend, sinks=args.sink, policy=args.policy,
+                            batch=args.batch)
+        with _SigintDrain(source):
+            try:
+                for _ in _results(pipeline, total, args.no_progress):
+                    delivered += 1
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                pipeline.close()
+    finally:
+        backend.close()
+    interrupted = interrupted or source.stopped.is_set()
+    print(pipeline.stats.table())
+    for spec in args.sink:
+        print(f"wrote {spec} ({delivered} frames)" if "://" not in spec else f"showed {spec}")
+    if interrupted:
+        print(f"edgeseg run: interrupted after {delivered} frames; sinks closed", file=sys.stderr)
+        return 130
+    return 0
