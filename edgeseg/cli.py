@@ -25,6 +25,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "train": ("edgeseg.models.command", "train a zoo model on a ShapesWorld/COCO-layout dataset"),
     "calibrate": ("edgeseg.calibration.command", "INT8 calibration: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
     "export": ("edgeseg.export.command", "export a model to a deploy ONNX graph (static shapes, edgeseg ops)"),
+    "run": ("edgeseg.runtime.command", "run a model on a video, camera or stream into mp4/jsonl/display"),
 }
 
 
