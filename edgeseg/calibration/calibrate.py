@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.calibration.budget import BudgetResult, fit_budget
+from edgeseg.calibration.budget import BudgetResult, Builder, fit_budget
 from edgeseg.calibration.cache import write_cache
 from edgeseg.calibration.cpu_int8 import cpu_int8_graph
-from edgeseg.calibration.evaluate import HeldOut, load_held_out, score_graph
+from edgeseg.calibration.evaluate import HeldOut, load_held_out
 from edgeseg.calibration.images import GraphInput, check_all, iter_feeds, list_images
 from edgeseg.calibration.manifest import build_manifest
 from edgeseg.calibration.qdq import quantizable_nodes, trt_qdq_graph
@@ -97,6 +97,59 @@ def cache_entries(model: Any, ranges: dict[str, TensorRange], fp32_nodes: list[s
     }
 
 
+@dataclass
+class GraphPlan:
+    """One INT8 graph to write: how to build it, which layers stay FP32, what it scored."""
+
+    label: str
+    build: Builder
+    fp32_layers: list[str]
+    result: BudgetResult | None = None
+
+    def summary(self, nodes: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "precision": {n: "fp32" if n in self.fp32_layers else "int8" for n in nodes},
+            "fallback": self.result.fallback if self.result else [],
+        }
+        if self.result is not None:
+            r = self.result
+            out["accuracy"] = {
+                "fp32": r.fp32,
+                "int8_all_layers": r.int8_initial,
+                "int8": r.int8_final,
+                "drop": r.drop,
+                "within_budget": r.within_budget,
+                "sensitivity": [asdict(s) for s in r.sensitivity],
+            }
+        return out
+
+
+def fit_plans(
+    plans: list[GraphPlan],
+    model: Any,
+    nodes: list[str],
+    held: HeldOut,
+    limit: float,
+    recipe: Recipe,
+    progress: bool,
+) -> None:
+    """Run the budget (and fallback) for each graph; print each table."""
+    for plan in plans:
+        plan.result = fit_budget(
+            model,
+            plan.build,
+            plan.fp32_layers,
+            nodes,
+            held,
+            limit,
+            recipe.sensitivity_frames,
+            recipe.max_fallback,
+            progress,
+        )
+        plan.fp32_layers = plan.fp32_layers + plan.result.fallback
+        print(f"\n{plan.label}: FP32 vs INT8 on {len(held.records)} held-out frames\n{plan.result.table()}")
+
+
 def calibrate_file(
     src: Path,
     data: Path,
@@ -110,7 +163,8 @@ def calibrate_file(
     check_budget: bool = True,
     progress: bool = True,
 ) -> CalibrationOutcome:
-    """Calibrate ONNX `src` with the images in `data`; write the TensorRT Q/DQ graph to `dst`."""
+    """Calibrate ONNX `src` with the images in `data`; write the TensorRT Q/DQ graph to `dst`
+    (and the CPU graph, the cache). Each graph gets its own fallback: their INT8 kernels differ."""
     import onnx
 
     src, data, dst = Path(src), Path(data), Path(dst)
@@ -133,10 +187,11 @@ def calibrate_file(
     if not nodes:
         raise EdgesegError(f"{src} has no Conv/Gemm/MatMul layers: there is nothing to run in INT8")
     keep = recipe.kept(nodes)
-
-    def build(keep_fp32: list[str], only: list[str]) -> Any:
-        return trt_qdq_graph(model, ranges, keep_fp32, only)
-
+    plans = [GraphPlan("trt_qdq", lambda fp32, only: trt_qdq_graph(model, ranges, fp32, only), keep)]
+    if cpu_out is not None:
+        plans.append(
+            GraphPlan("cpu_int8", lambda fp32, only: cpu_int8_graph(model, ranges, fp32, only), keep)
+        )
     report: dict[str, Any] = {
         "model": src.name,
         "recipe": asdict(recipe),
@@ -145,77 +200,56 @@ def calibrate_file(
         "calibration_set_sha256": manifest["set_sha256"],
         "calibration_files": manifest["files"],
     }
-    result: BudgetResult | None = None
-    held: HeldOut | None = None
-    with tempfile.TemporaryDirectory(prefix="edgeseg-heldout-") as tmp:
-        if check_budget:
+    report_path = dst.with_suffix(".json")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if check_budget:
+        with tempfile.TemporaryDirectory(prefix="edgeseg-heldout-") as tmp:
             held = (
                 load_held_out(held_out, held_out_split, recipe.held_out_frames)
                 if held_out is not None
                 else generated_held_out(graph_input, recipe.held_out_frames, Path(tmp))
             )
-            result = fit_budget(
-                model,
-                build,
-                keep,
-                nodes,
-                held,
-                limit,
-                recipe.sensitivity_frames,
-                recipe.max_fallback,
-                progress,
-            )
-            print(result.table())
-        fp32_nodes = keep + (result.fallback if result else [])
-        report["precision"] = {n: "fp32" if n in fp32_nodes else "int8" for n in nodes}
-        report["fallback"] = result.fallback if result else []
-        report_path = dst.with_suffix(".json")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if result is not None:
-            report["accuracy"] = {
-                "fp32": result.fp32,
-                "int8_all_layers": result.int8_initial,
-                "int8": result.int8_final,
-                "drop": result.drop,
-                "within_budget": result.within_budget,
-                "held_out": {
-                    "root": str(held_out) if held_out else "generated ShapesWorld val",
-                    "frames": len(held.records) if held else 0,
-                },
-                "sensitivity": [asdict(s) for s in result.sensitivity],
+            fit_plans(plans, model, nodes, held, limit, recipe, progress)
+        report["held_out"] = {
+            "root": str(held_out or "generated ShapesWorld val"),
+            "frames": len(held.records),
+        }
+    report["graphs"] = {plan.label: plan.summary(nodes) for plan in plans}
+    failed = [p for p in plans if p.result is not None and not p.result.within_budget]
+    if failed:
+        report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        worst = failed[0]
+        assert worst.result is not None
+        raise EdgesegError(
+            f"{worst.label}: INT8 loses {worst.result.drop:.2f} points (budget {limit}) even with "
+            f"{len(worst.result.fallback)} layer(s) moved to FP32 (max_fallback {recipe.max_fallback}); "
+            f"no graph written, report in {report_path}: raise max_fallback or --budget, add frames, "
+            "or try method percentile"
+        )
+    trt = plans[0]
+    qdq = trt.build(trt.fp32_layers, [])
+    qdq.metadata_props.add(
+        key="edgeseg.calibration",
+        value=json.dumps(
+            {
+                "calibration_set_sha256": manifest["set_sha256"],
+                "method": recipe.method,
+                "fp32_layers": trt.fp32_layers,
+                "accuracy": report["graphs"]["trt_qdq"].get("accuracy", {}).get("int8"),
             }
-            if not result.within_budget:
-                report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-                raise EdgesegError(
-                    f"INT8 loses {result.drop:.2f} points (budget {limit}) even with "
-                    f"{len(result.fallback)} layer(s) in FP32 (max_fallback {recipe.max_fallback}); "
-                    f"nothing written but the report {report_path}: "
-                    "raise max_fallback or --budget, add calibration frames, or try method percentile"
-                )
-        qdq = build(fp32_nodes, [])
-        qdq.metadata_props.add(
-            key="edgeseg.calibration",
-            value=json.dumps(
-                {
-                    "calibration_set_sha256": manifest["set_sha256"],
-                    "method": recipe.method,
-                    "fp32_layers": fp32_nodes,
-                    "drop": result.drop if result else None,
-                }
-            ),
+        ),
+    )
+    onnx.save(qdq, str(dst))
+    outcome = CalibrationOutcome(
+        dst, None, None, report_path, str(manifest["set_sha256"]), report["graphs"]["trt_qdq"].get("accuracy")
+    )
+    if cpu_out is not None:
+        onnx.save(plans[1].build(plans[1].fp32_layers, []), str(cpu_out))
+        outcome.cpu_path = Path(cpu_out)
+    if cache_out is not None:
+        outcome.calibration_cache = write_cache(
+            Path(cache_out), cache_entries(model, ranges, trt.fp32_layers)
         )
-        onnx.save(qdq, str(dst))
-        outcome = CalibrationOutcome(
-            dst, None, None, report_path, str(manifest["set_sha256"]), report.get("accuracy")
-        )
-        if cpu_out is not None:
-            cpu = cpu_int8_graph(model, ranges, fp32_nodes)
-            onnx.save(cpu, str(cpu_out))
-            outcome.cpu_path = Path(cpu_out)
-            if held is not None:
-                report["accuracy"]["cpu_int8"] = score_graph(cpu, held)
-        if cache_out is not None:
-            outcome.calibration_cache = write_cache(Path(cache_out), cache_entries(model, ranges, fp32_nodes))
     save_ranges(dst.with_suffix(".ranges.json"), ranges)
     report["outputs"] = {
         "qdq": dst.name,

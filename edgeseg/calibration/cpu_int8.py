@@ -14,8 +14,10 @@ from edgeseg.calibration.ortquant import quantize_graph
 from edgeseg.calibration.ranges import TensorRange
 
 
-def cpu_int8_graph(model: Any, ranges: Mapping[str, TensorRange], keep_fp32: Collection[str] = ()) -> Any:
+def cpu_int8_graph(
+    model: Any, ranges: Mapping[str, TensorRange], keep_fp32: Collection[str] = (), only: Collection[str] = ()
+) -> Any:
     """`model` quantized for ORT CPU; every op type onnxruntime can quantize is quantized."""
     return quantize_graph(
-        model, ranges, symmetric=False, op_types=None, exclude=keep_fp32, quantize_bias=True
+        model, ranges, symmetric=False, op_types=None, exclude=keep_fp32, only=only, quantize_bias=True
     )

@@ -61,6 +61,7 @@ def quantize_graph(
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     copy = update_opset_version(copy, QuantType.QInt8, activation)
+    type_custom_outputs(copy, ranges)
     extra = {
         "ActivationSymmetric": symmetric,
         "WeightSymmetric": True,
@@ -97,6 +98,21 @@ def quantize_graph(
         root.setLevel(level)
     keep_custom_inputs_float(out)
     return out
+
+
+def type_custom_outputs(model: Any, ranges: Mapping[str, TensorRange]) -> None:
+    """Declare custom nodes' measured float outputs as float: shape inference cannot type them, and
+    the quantizer skips untyped inputs (the mask head after RoIAlign would stay FP32)."""
+    import onnx
+
+    typed = {v.name for v in [*model.graph.value_info, *model.graph.output]}
+    for node in model.graph.node:
+        if is_custom(node):
+            model.graph.value_info.extend(
+                onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None)
+                for o in node.output
+                if o in ranges and o not in typed
+            )
 
 
 def keep_custom_inputs_float(model: Any) -> None:
