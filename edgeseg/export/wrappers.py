@@ -13,6 +13,7 @@ that is the reference the exported graph is tested against.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -144,13 +145,38 @@ class DeployFCN(DeployModel):
     def __init__(self, model: Any, frame_hw: tuple[int, int]) -> None:
         super().__init__()
         model.eval()
-        self.model = model
         self.geometry = fit_geometry(int(model.config.image_size), frame_hw, 8)
+        self.model = _with_static_unpool(model, self.geometry.padded_hw)
         # the FCN normalises internally: feed it [0, 1] images, padded with zeros like the eager caller
         self.input = ImageInput(self.geometry, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         return (labels_to_frame(self.model(self.input(images)), self.geometry),)
+
+
+class StaticUnpool(nn.Module):
+    """max_unpool2d as a scatter into a zero plane of fixed size: ONNX export has no max_unpool2d,
+    and traced shapes are tensors, which max_unpool2d's size check cannot take."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: Tensor, indices: Tensor, size: list[int]) -> Tensor:
+        b, c = x.shape[:2]
+        plane = x.new_zeros(b, c, self.size[0] * self.size[1])
+        return plane.scatter(2, indices.flatten(2), x.flatten(2)).view(b, c, *self.size)
+
+
+def _with_static_unpool(model: Any, padded_hw: tuple[int, int]) -> Any:
+    """The FCN itself, or for max_unpool a shallow copy (same weights) whose unpools have fixed sizes."""
+    if getattr(model.config, "upsample", None) != "max_unpool":
+        return model
+    fcn = copy.copy(model)
+    fcn._modules = dict(model._modules)
+    sizes = [(padded_hw[0] >> i, padded_hw[1] >> i) for i in range(len(model.up))]
+    fcn.up = nn.ModuleList([StaticUnpool(size) for size in sizes])
+    return fcn
 
 
 class DeployRCNNBaseline(DeployModel):
