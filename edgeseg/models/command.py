@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model, info = zoo.build(args.name)
     out = args.out or Path("runs") / args.name
-    defaults = {"rcnn": (2e-3, None), "fcn": (3e-3, 160), "rcnn_baseline": (2e-3, None)}
+    defaults = {"rcnn": (2e-3, None), "fcn": (5e-3, 160), "rcnn_baseline": (2e-3, None)}
     lr, crop = defaults[info.family]
     opts = TrainOptions(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size,
                         lr=args.lr or lr, seed=args.seed, resume=args.resume, max_steps=args.max_steps,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.models.evaluate import evaluate
 
     metrics = evaluate(args.name, weights, args.val_data or args.data, "val", out / "val_pred",
-                       limit=args.val_images)
+                       limit=args.val_images, progress=not args.no_progress)
     (out / "val_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(metrics))
     return 0

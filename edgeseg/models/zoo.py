@@ -122,7 +122,7 @@ def build(name: str) -> tuple[nn.Module, ModelInfo]:
     if family == "rcnn":
         from edgeseg.models.rcnn import build_rcnn
 
-        heads: list[str] = list(entry.get("heads", config["heads"]))
+        heads: list[str] = list(entry["heads"] if "heads" in entry else config["heads"])
         config["heads"] = heads
         model: nn.Module = build_rcnn(config)
         classes = [c.name for c in THINGS]
