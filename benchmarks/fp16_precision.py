@@ -64,7 +64,8 @@ def compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--images", type=int, default=4)
     args = parser.parse_args()
@@ -74,19 +75,22 @@ def main() -> None:
         size = int(spec.shape[1]) if isinstance(spec.shape[1], int) else 320
         images = [render_image(7, i, size, "val")[0][None] for i in range(args.images)]
         refs = [ref_backend.infer({spec.name: im}) for im in images]
-        print(f"\n{src.name} ({args.images} ShapesWorld val images, {size}x{size}); detections matched at IoU 0.9, then max |error|; int outputs: share equal")
+        print(f"\n{src.name} ({args.images} ShapesWorld val images, {size}x{size}); detections matched "
+              "at IoU 0.9, then max |error|; int outputs: share equal")
         with tempfile.TemporaryDirectory() as tmp:
             variants = {"ORT converter alone": converter_alone(src, Path(tmp) / "alone.onnx")}
             for label, keep in KEEP_SETS.items():
                 variants[label] = convert_fp16(src, Path(tmp) / f"{len(variants)}.onnx", keep_fp32_ops=keep)
             for label, path in variants.items():
                 backend = OrtBackend(path, intra_op_threads=1)
-                rows = [compare(r, backend.infer({spec.name: im})) for r, im in zip(refs, images, strict=True)]
+                pairs = zip(refs, images, strict=True)
+                rows = [compare(r, backend.infer({spec.name: im})) for r, im in pairs]
                 casts = sum(n.op_type == "Cast" for n in onnx.load(str(path)).graph.node)
                 cells = []
                 for name in rows[0]:
                     values = [row[name] for row in rows]
-                    lower_is_worse = name == "matched" or (name in refs[0] and refs[0][name].dtype.kind != "f")
+                    is_int = name in refs[0] and refs[0][name].dtype.kind != "f"
+                    lower_is_worse = name == "matched" or is_int
                     worst = min(values) if lower_is_worse else max(values)
                     cells.append(f"{name} {worst:.3g}")
                 print(f"| {label} | casts {casts} | " + " | ".join(cells) + " |")

@@ -78,12 +78,12 @@ def to_fp16(model: onnx.ModelProto, keep_fp32_ops: frozenset[str], keep_io_types
 def _refuse_non_fp32(model: onnx.ModelProto, path: Path) -> None:
     graph = model.graph
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node):
-        raise EdgesegError(f"{path} is an INT8 Q/DQ graph: the FP16 pass takes the FP32 graph (model.trt.onnx)")
+        raise EdgesegError(f"{path} is an INT8 Q/DQ graph: the FP16 pass takes an FP32 graph (NAME.trt.onnx)")
     tensors = [*graph.input, *graph.output, *graph.value_info]
     if any(t.data_type == TensorProto.FLOAT16 for t in graph.initializer) or any(
         v.type.tensor_type.elem_type == TensorProto.FLOAT16 for v in tensors
     ):
-        raise EdgesegError(f"{path} already has float16 tensors: build it as it is, or pass its FP32 original")
+        raise EdgesegError(f"{path} already has float16 tensors: build it as it is or pass its FP32 original")
     if not any(t.data_type == TensorProto.FLOAT for t in graph.initializer) and not any(
         v.type.tensor_type.elem_type == TensorProto.FLOAT for v in tensors
     ):

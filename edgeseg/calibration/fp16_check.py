@@ -44,7 +44,8 @@ def compare_detections(
     """Greedy match in reference score order: each FP32 detection takes the unmatched FP16 detection
     of its class with the highest IoU, if that IoU >= `iou`. Outputs as `edgeseg export` names them."""
     n_ref, n_got = int(ref["num_dets"][image]), int(got["num_dets"][image])
-    ious = box_iou(ref["boxes"][image, :n_ref].astype(np.float64), got["boxes"][image, :n_got].astype(np.float64))
+    ref_boxes, got_boxes = ref["boxes"][image, :n_ref], got["boxes"][image, :n_got]
+    ious = box_iou(ref_boxes.astype(np.float64), got_boxes.astype(np.float64))
     same_class = ref["classes"][image, :n_ref, None] == got["classes"][image, None, :n_got]
     ious = np.where(same_class, ious, -1.0)
     taken: set[int] = set()

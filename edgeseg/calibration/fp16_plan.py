@@ -121,7 +121,7 @@ def plan(model: onnx.ModelProto, keep_fp32_ops: frozenset[str], keep_io_types: b
         fp32 |= {i.name for i in graph.input if i.type.tensor_type.elem_type == TensorProto.FLOAT}
     blocked, followers = [], []
     for node in graph.node:
-        float_inputs = [t for t in node.input if t and types.get(t) == TensorProto.FLOAT and t not in constants]
+        float_inputs = [t for t in node.input if types.get(t) == TensorProto.FLOAT and t not in constants]
         if node.domain == EDGESEG_DOMAIN or node.op_type in keep_fp32_ops:
             blocked.append(node.name)
         elif node.op_type in FP32_FOLLOWERS and any(t in fp32 for t in float_inputs):
