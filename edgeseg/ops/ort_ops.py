@@ -148,8 +148,25 @@ def _fields_json(op: str, node: Any) -> str:
     return json.dumps(values)
 
 
+def _subgraphs(graph: Any) -> Any:
+    """`graph` and every graph nested in its nodes' attributes (If branches, Loop and Scan bodies)."""
+    import onnx
+
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _subgraphs(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    yield from _subgraphs(sub)
+
+
 def prepare_model(model: Any, names: tuple[OpNames, ...] | None = None) -> tuple[Any, list[str]]:
-    """A copy of `model` (onnx.ModelProto) runnable with the registered ops, and the ops it uses."""
+    """A copy of `model` (onnx.ModelProto) runnable with the registered ops, and the ops it uses.
+
+    Nodes inside subgraphs are rewritten too: torchvision's exports put NMS inside If branches.
+    """
     import onnx
 
     names = names or default_names()
@@ -158,7 +175,8 @@ def prepare_model(model: Any, names: tuple[OpNames, ...] | None = None) -> tuple
     out = onnx.ModelProto()
     out.CopyFrom(model)
     used: list[str] = []
-    for node in out.graph.node:
+    nodes = [node for graph in _subgraphs(out.graph) for node in graph.node]
+    for node in nodes:
         key = (node.domain, node.op_type)
         if key in roi_types:
             levels = len(node.input) - 2

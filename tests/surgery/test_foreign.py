@@ -11,7 +11,6 @@ import pytest
 from onnx import TensorProto, helper
 from surgery_helpers import conv_relu_model, export_torchvision_maskrcnn, make_model
 
-from edgeseg.errors import EdgesegError
 from edgeseg.surgery.graphs import op_counts
 from edgeseg.surgery.io import save_model
 from edgeseg.surgery.registry import apply
@@ -60,21 +59,12 @@ def test_foreign_rewrites_torchvision_patterns(tv_maskrcnn: tuple[Path, np.ndarr
     onnx.checker.check_model(patched)
 
 
-# The patched NMS nodes sit inside torchvision's If branches; edgeseg.ops.ort_ops.prepare_model
-# rewrites top-level nodes only, so ONNX Runtime cannot load them yet. Strict: an XPASS means remove this.
-SUBGRAPH_GAP = pytest.mark.xfail(
-    strict=True, raises=EdgesegError, reason="ort_ops.prepare_model does not visit If/Loop subgraphs yet"
-)
-
-
-@SUBGRAPH_GAP
 def test_foreign_keeps_torchvision_outputs(tv_maskrcnn: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     path, image = tv_maskrcnn
     _assert_same(_reference(path, image), _patched(path, image, tmp_path))
 
 
 @pytest.mark.slow
-@SUBGRAPH_GAP
 def test_foreign_keeps_maskrcnn_resnet50_outputs(tmp_path: Path) -> None:
     path = tmp_path / "maskrcnn_r50.onnx"
     image = export_torchvision_maskrcnn(path, "resnet50")
