@@ -48,6 +48,7 @@ class _TensorStats:
         self.lo = np.inf
         self.hi = -np.inf
         self.edge = 0.0
+        self.peak = 0.0
         self.hist = np.zeros(NUM_BINS, np.float64)
 
     def add(self, x: np.ndarray) -> None:
@@ -57,6 +58,7 @@ class _TensorStats:
         self.lo = min(self.lo, float(x.min()))
         self.hi = max(self.hi, float(x.max()))
         peak = float(flat.max())
+        self.peak = max(self.peak, peak)
         if peak > self.edge:
             self._rebin(peak if self.edge == 0.0 else max(peak, 1.5 * self.edge))
         if self.edge == 0.0:
@@ -74,7 +76,9 @@ class _TensorStats:
         self.edge = edge
 
     def result(self, method: str, percentile: float) -> TensorRange:
-        amax = max(threshold(self.hist, self.edge, method, percentile), MIN_AMAX)
+        # the histogram's edge runs ahead of the data (it grows in steps): never clip above the real peak
+        measured = self.peak if method == "minmax" else threshold(self.hist, self.edge, method, percentile)
+        amax = max(min(measured, self.peak), MIN_AMAX)
         return TensorRange(lo=float(max(self.lo, -amax)), hi=float(min(self.hi, amax)), amax=float(amax))
 
 
@@ -85,7 +89,7 @@ def threshold(hist: np.ndarray, edge: float, method: str, percentile: float = 99
         return 0.0
     width = edge / len(hist)
     if method == "minmax":
-        return edge
+        return float((np.nonzero(hist)[0][-1] + 1) * width)
     if method == "percentile":
         cdf = np.cumsum(hist) / total
         return float((np.searchsorted(cdf, percentile / 100.0) + 1) * width)

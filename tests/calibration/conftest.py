@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ class CalibSet:
     held_out: Path  # ShapesWorld dataset folder, split "val"
     fcn: Path
     fcn_outlier: Path
+    net: Any  # the torch TinyFCN exported as `fcn`, the reference for measured ranges
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +40,4 @@ def calib_set(tmp_path_factory: pytest.TempPathFactory) -> CalibSet:
     net = calib_models.fit(images, labels)
     fcn = calib_models.export(net, root / "fcn.onnx", SIZE)
     outlier = calib_models.export(calib_models.plant_outlier(net), root / "fcn_outlier.onnx", SIZE)
-    return CalibSet(train / "images" / "train", held, fcn, outlier)
+    return CalibSet(train / "images" / "train", held, fcn, outlier, net)

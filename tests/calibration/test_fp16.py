@@ -294,3 +294,40 @@ def test_compare_detections_matches_reordered_boxes():
     )
     got["classes"][0, 0] = 3  # a class change is not a match
     assert compare_detections(ref, got).matched == 1
+
+
+ZOO = Path(__file__).resolve().parents[2] / "edgeseg" / "zoo"
+MIN_MATCH, MAX_BOX_PX, MAX_SCORE, MAX_MASK = 0.9, 0.5, 1e-2, 2e-2
+
+
+def _check_detection_graph(src: Path, tmp_path: Path, images: int = 2) -> None:
+    """FP16 detections vs FP32 on ShapesWorld val images: >= 90% matched at IoU 0.9 (same class),
+    matched boxes within 0.5 px, scores within 0.01, mask probabilities within 0.02."""
+    from edgeseg.data.shapes import render_image
+
+    dst = convert_fp16(src, tmp_path / "zoo.fp16.onnx")
+    ref_backend, fp16_backend = OrtBackend(src, intra_op_threads=1), OrtBackend(dst, intra_op_threads=1)
+    spec = ref_backend.inputs()[0]
+    for i in range(images):
+        feed = {spec.name: render_image(3, i, int(spec.shape[1]), "val")[0][None]}
+        agree = compare_detections(ref_backend.infer(feed), fp16_backend.infer(feed))
+        assert agree.match_rate >= MIN_MATCH, agree
+        assert agree.max_box_error <= MAX_BOX_PX and agree.max_score_error <= MAX_SCORE, agree
+        assert agree.max_mask_error <= MAX_MASK, agree
+
+
+def test_zoo_detection_graph(tmp_path):
+    graphs = [ZOO / f"{name}.onnx" for name in ("mask_rcnn", "faster_rcnn", "shapes_rcnn")]
+    present = [g for g in graphs if g.is_file()]
+    if not present:
+        pytest.skip("no zoo detection graph exported yet (edgeseg export --zoo)")
+    _check_detection_graph(present[0], tmp_path)
+
+
+@pytest.mark.slow
+def test_random_init_mask_rcnn_export(tmp_path):
+    """The zoo's Mask R-CNN deploy graph with untrained weights: every op type the real one has."""
+    from edgeseg.export.onnx_export import export
+
+    torch.manual_seed(0)
+    _check_detection_graph(export("mask_rcnn", tmp_path / "mask_rcnn.onnx", random_init=True), tmp_path)
