@@ -7,6 +7,7 @@ DEMO_PY := $(DEMO_VENV)/bin/python
 PYTEST_MARKS ?= not slow and not needs_cuda and not needs_trt and not needs_camera
 PYTEST_ARGS ?=
 DEMO_DIR ?= out/demo
+DEMO_MODEL ?= panoptic_rcnn
 
 .PHONY: demo test test-slow lint typecheck cuda-check venv demo-venv clean
 
@@ -25,9 +26,12 @@ $(DEMO_VENV)/.installed: setup.py pyproject.toml
 venv: $(VENV)/.installed
 demo-venv: $(DEMO_VENV)/.installed
 
+# The zoo's panoptic ONNX graph on a generated 120-frame ShapesWorld clip, ONNX Runtime on the CPU, no torch.
 demo: $(DEMO_VENV)/.installed
-	$(DEMO_VENV)/bin/edgeseg data shapes --out $(DEMO_DIR) --split val --images 100 --seed 7 --force
+	$(DEMO_VENV)/bin/edgeseg data shapes --out $(DEMO_DIR) --split val --images 100 --seed 7 --video-frames 120 --force
 	$(DEMO_VENV)/bin/edgeseg eval --gt $(DEMO_DIR) --split val --pred gt --task all
+	$(DEMO_VENV)/bin/edgeseg run $(DEMO_MODEL) --source $(DEMO_DIR)/videos/val/clip_0.mp4 \
+		--sink $(DEMO_DIR)/demo.mp4 --sink $(DEMO_DIR)/results.jsonl
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgeseg tests benchmarks examples
