@@ -19,11 +19,11 @@ import onnx
 
 from edgeseg.calibration.fp16 import convert_fp16, topological_sort
 from edgeseg.calibration.fp16_check import compare_detections
-from edgeseg.calibration.fp16_plan import DEFAULT_KEEP_FP32_OPS, _custom_op_types
+from edgeseg.calibration.fp16_plan import DEFAULT_KEEP_FP32_OPS, custom_op_types
 from edgeseg.data.shapes import render_image
 from edgeseg.runtime.backends.ort import OrtBackend
 
-SELECTION = _custom_op_types() | {"NonMaxSuppression", "RoiAlign", "TopK", "Range", "CumSum"}
+SELECTION = custom_op_types() | {"NonMaxSuppression", "RoiAlign", "TopK", "Range", "CumSum"}
 KEEP_SETS: dict[str, frozenset[str]] = {
     "selection ops only": SELECTION,
     "+ Exp, Log": SELECTION | {"Exp", "Log"},

@@ -20,7 +20,8 @@ from edgeseg.ops.spec import OPS, load_spec
 EDGESEG_DOMAIN = "edgeseg"
 
 
-def _custom_op_types() -> frozenset[str]:
+def custom_op_types() -> frozenset[str]:
+    """Op types of our custom ops, exported (RoIAlign, NMS) and patched (EdgesegRoIAlign, EdgesegNMS)."""
     specs = [load_spec(op) for op in OPS]
     return frozenset([s.plugin_name for s in specs] + [s.onnx_op_type for s in specs])
 
@@ -32,7 +33,7 @@ def _custom_op_types() -> frozenset[str]:
 #   measured box error 0.2 px -> 1e-4 px; exp(dw) would also overflow FP16 above dw = 11.1);
 # - Softmax and Sigmoid (scores that are thresholded and ranked; score error 7e-5 -> 4e-6).
 # Resize and ReduceMean measured no gain on the zoo graphs and stay FP16 unless asked for.
-DEFAULT_KEEP_FP32_OPS: frozenset[str] = _custom_op_types() | frozenset(
+DEFAULT_KEEP_FP32_OPS: frozenset[str] = custom_op_types() | frozenset(
     {"NonMaxSuppression", "RoiAlign", "TopK", "Range", "CumSum", "Exp", "Log", "Softmax", "Sigmoid"}
 )
 
