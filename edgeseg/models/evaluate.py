@@ -171,3 +171,24 @@ def subset_split(data: Path, split: str, limit: int, dest: Path) -> Path:
             if src.is_file():
                 shutil.copyfile(src, dest / sub / split / src.name)
     return dest
+
+
+def main() -> None:
+    """`python -m edgeseg.models.evaluate NAME --data DIR --out PRED`: write predictions, print metrics."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("name", help="zoo model name")
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder holding the split")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--out", type=Path, required=True, help="prediction folder to write")
+    parser.add_argument("--weights", type=Path, default=None, help="other weights than the zoo's")
+    parser.add_argument("--images", type=int, default=None, help="first N images only")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    metrics = evaluate(args.name, args.weights, args.data, args.split, args.out, args.images)
+    print(json.dumps(metrics, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

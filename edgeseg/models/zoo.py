@@ -167,7 +167,8 @@ def get(name: str | Path, weights: str | Path | None = None) -> tuple[nn.Module,
         raise EdgesegError(f"{path} has sha256 {digest[:12]}..., the zoo expects {info.sha256[:12]}... "
                            f"for {expected}: the file is corrupted or was replaced; restore it from git")
     state = read_state_dict(path, expected)
-    if "base" in info.extra:  # build what the shared file holds, load it, then keep this entry's heads
+    if "base" in info.extra and set(model.state_dict()) < set(state):
+        # the shared multi-task file: load it whole (strict), then keep this entry's heads
         from edgeseg.models.rcnn import build_rcnn
 
         full = build_rcnn(_resolve(info.extra["base"])["config"])
