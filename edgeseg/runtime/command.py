@@ -13,14 +13,17 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
+
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.backend import Backend
+from edgeseg.runtime.results import FrameResult
 from edgeseg.runtime.sources import Frame, ImageGlobSource, ShapesSource, Source, VideoFileSource, open_source
 from edgeseg.runtime.task_adapters import DeployAdapter, DeployInfo
 
@@ -54,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, metavar="N", help="frames per inference call (default 1)")
     p.add_argument("--backend", choices=["ort", "trt"], default=None,
                    help="ort (ONNX Runtime, CPU) or trt (TensorRT); default: trt for .engine, else ort")
+    p.add_argument("--min-score", type=float, default=0.0, metavar="S",
+                   help="drop detections scoring below S before fusion, overlays and sinks (default 0: "
+                        "keep what the graph returns)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="ONNX Runtime threads per operator (default 0: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -164,6 +170,30 @@ def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[Deplo
     return adapter, OrtBackend(path, intra_op_threads=threads)
 
 
+PER_DETECTION = ("boxes", "scores", "classes", "masks", "keypoints")
+
+
+class MinScore:
+    """Wraps an exported-graph adapter: detections under `threshold` are removed from the raw outputs,
+    so they are neither pasted, fused, drawn nor written (the graph keeps its own lower threshold)."""
+
+    def __init__(self, adapter: DeployAdapter, threshold: float) -> None:
+        self.adapter, self.threshold = adapter, threshold
+        self.model_path = adapter.model_path
+
+    def preprocess(self, image: np.ndarray) -> tuple[dict[str, np.ndarray], Any]:
+        return self.adapter.preprocess(image)
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], meta: Any, result: FrameResult) -> None:
+        if "num_dets" in outputs and "scores" in outputs:
+            count = np.asarray(outputs["num_dets"])
+            n = int(count.reshape(-1)[0])
+            keep = np.flatnonzero(np.asarray(outputs["scores"])[:n] >= self.threshold)
+            outputs = {k: np.asarray(v)[keep] if k in PER_DETECTION else v for k, v in outputs.items()}
+            outputs["num_dets"] = np.full_like(count, len(keep))
+        self.adapter.postprocess(outputs, meta, result)
+
+
 # ---- source, sinks, Ctrl-C ------------------------------------------------------------------------
 class StoppableSource(Source):
     """Wraps a source so a Ctrl-C can end the stream like an end of file: frames in flight finish."""
@@ -256,9 +286,10 @@ def run(args: argparse.Namespace) -> int:
     total = frame_count(source.inner)
     prepare_sinks(args.sink)
     adapter, backend = open_model(args.model, args.backend, args.threads)
+    model = MinScore(adapter, args.min_score) if args.min_score > 0 else adapter
     delivered, interrupted = 0, False
     try:
-        pipeline = Pipeline(source, model=adapter, backend=backend, sinks=args.sink, policy=args.policy,
+        pipeline = Pipeline(source, model=model, backend=backend, sinks=args.sink, policy=args.policy,
                             batch=args.batch)
         with _SigintDrain(source):
             try:

@@ -194,3 +194,29 @@ def test_run_needs_no_torch(tmp_path, deploy_graph):
     assert result.returncode == 0, result.stderr
     assert "torch modules: []" in result.stdout
     assert len(jsonl(records)) == 2
+
+
+class _Recorder:
+    model_path = "x.onnx"
+
+    def preprocess(self, image):
+        return {"images": image[None]}, "meta"
+
+    def postprocess(self, outputs, meta, result):
+        self.seen = (dict(outputs), meta)
+
+
+def test_min_score_removes_weak_detections_before_the_adapter_sees_them():
+    scores = np.array([0.9, 0.2, 0.6, 0.7, 0.0], np.float32)  # the 4th is past num_dets (padding)
+    outputs = {"boxes": np.arange(20, dtype=np.float32).reshape(5, 4), "scores": scores,
+               "classes": np.array([1, 2, 3, 4, 0], np.int32), "masks": np.random.rand(5, 28, 28),
+               "num_dets": np.array([3], np.int64), "semantic": np.zeros((8, 8), np.uint8)}
+    inner = _Recorder()
+    command.MinScore(inner, 0.5).postprocess(outputs, None, None)
+    seen, _ = inner.seen
+    assert seen["num_dets"].tolist() == [2] and seen["num_dets"].dtype == np.int64
+    assert seen["scores"].tolist() == pytest.approx([0.9, 0.6])
+    assert seen["classes"].tolist() == [1, 3]
+    np.testing.assert_array_equal(seen["boxes"], outputs["boxes"][[0, 2]])
+    np.testing.assert_array_equal(seen["masks"], outputs["masks"][[0, 2]])
+    assert seen["semantic"] is outputs["semantic"]  # per-image outputs pass through untouched
