@@ -31,7 +31,7 @@ demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/edgeseg data shapes --out $(DEMO_DIR) --split val --images 100 --seed 7 --video-frames 120 --force
 	$(DEMO_VENV)/bin/edgeseg eval --gt $(DEMO_DIR) --split val --pred gt --task all
 	$(DEMO_VENV)/bin/edgeseg run $(DEMO_MODEL) --source $(DEMO_DIR)/videos/val/clip_0.mp4 \
-		--sink $(DEMO_DIR)/demo.mp4 --sink $(DEMO_DIR)/results.jsonl
+		--sink $(DEMO_DIR)/demo.mp4 --sink $(DEMO_DIR)/results.jsonl --min-score 0.5
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgeseg tests benchmarks examples

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.data.video import iter_clip_frames
+from edgeseg.runtime.adapters import TaskAdapter
 from edgeseg.runtime.backends.ort import OrtBackend
-from edgeseg.runtime.command import resolve_model
+from edgeseg.runtime.command import MinScore, resolve_model
 from edgeseg.runtime.overlays import render
 from edgeseg.runtime.pipeline import Pipeline
 from edgeseg.runtime.results import FrameResult
@@ -54,7 +55,7 @@ def backend_only(backend: OrtBackend, inputs: list[dict[str, np.ndarray]]) -> fl
     return len(inputs) / (time.perf_counter() - start)
 
 
-def pipeline_fps(backend: OrtBackend, adapter: DeployAdapter, frames: list[np.ndarray],
+def pipeline_fps(backend: OrtBackend, adapter: TaskAdapter, frames: list[np.ndarray],
                  sinks: list[str]) -> float:
     """Frames per second through the whole pipeline into `sinks`."""
     start = time.perf_counter()
@@ -64,7 +65,7 @@ def pipeline_fps(backend: OrtBackend, adapter: DeployAdapter, frames: list[np.nd
     return len(frames) / wall
 
 
-def stage_times(backend: OrtBackend, adapter: DeployAdapter, frames: list[np.ndarray]) -> dict[str, float]:
+def stage_times(backend: OrtBackend, adapter: TaskAdapter, frames: list[np.ndarray]) -> dict[str, float]:
     """Median milliseconds per frame of each step, run in one thread (no overlap)."""
     times: dict[str, list[float]] = {k: [] for k in (*STEPS, "instances")}
     for image in frames:
@@ -91,6 +92,8 @@ def main() -> int:
     parser.add_argument("--random-init", action="store_true", help="export the zoo architecture untrained")
     parser.add_argument("--frames", type=int, default=40, help="clip length (default 40)")
     parser.add_argument("--size", default="640x480", help="frame WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument("--min-score", type=float, default=0.5,
+                        help="drop weaker detections first, as `edgeseg run --min-score` (default 0.5)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads per op (0: all)")
     parser.add_argument("--sinks", default="mp4", help="sinks, comma-separated: mp4, jsonl (default mp4)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
@@ -99,7 +102,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         path, origin = model_path(args.model, args.random_init, work)
-        adapter, backend = DeployAdapter(path), OrtBackend(path, intra_op_threads=args.threads)
+        graph, backend = DeployAdapter(path), OrtBackend(path, intra_op_threads=args.threads)
+        adapter = MinScore(graph, args.min_score)
         frames = list(iter_clip_frames(0, height, width, args.frames))
         inputs = [adapter.preprocess(image)[0] for image in frames]
         backend.infer(inputs[0])  # warm-up: ORT allocates and plans on the first run
@@ -111,8 +115,9 @@ def main() -> int:
     share = (ms["postprocess"] + ms["overlay"]) / sum(ms[k] for k in STEPS)
     ratio = piped / bare
     verdict = {True: "ok", False: "MISSED"}
-    print(f"model {path.name} ({origin}, task {adapter.info.task}), {args.frames} frames {width}x{height}, "
-          f"ORT threads {args.threads or 'all'}, median {ms['instances']:.0f} instances per frame")
+    print(f"model {path.name} ({origin}, task {graph.info.task}), {args.frames} frames {width}x{height}, "
+          f"ORT threads {args.threads or 'all'}, min score {args.min_score}, "
+          f"median {ms['instances']:.0f} instances per frame")
     rows = [("measure", "value", "goal", ""),
             ("backend only", f"{bare:.2f} FPS", "", ""),
             (f"pipeline ({args.sinks.replace(',', ' + ')} sink)", f"{piped:.2f} FPS", "", ""),
