@@ -17,15 +17,15 @@ from edgeseg.errors import EdgesegError
 # verb -> (module that registers it, one-line help). Order is the order of the help text.
 VERBS: dict[str, tuple[str, str]] = {
     "data": ("edgeseg.data.command", "generate ShapesWorld datasets and video clips"),
-    "eval": ("edgeseg.eval.command", "evaluate predictions: box/mask/keypoint AP, mIoU, PQ"),
-    "build": ("edgeseg.build.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX file"),
-    "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
-    "patch": ("edgeseg.surgery.command", "graph surgery: TensorRT plugin nodes, foreign patterns, folding"),
-    "inspect": ("edgeseg.surgery.inspect_verb", "show an ONNX model's I/O, ops, plugin nodes and TensorRT lint"),
     "train": ("edgeseg.models.command", "train a zoo model on a ShapesWorld/COCO-layout dataset"),
-    "calibrate": ("edgeseg.calibration.command", "INT8 calibration: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
-    "export": ("edgeseg.export.command", "export a model to a deploy ONNX graph (static shapes, edgeseg ops)"),
+    "eval": ("edgeseg.eval.command", "evaluate predictions: box/mask/keypoint AP, mIoU, PQ"),
+    "export": ("edgeseg.export.command", "export a model to a static deploy ONNX graph with edgeseg ops"),
+    "patch": ("edgeseg.surgery.command", "graph surgery: plugin nodes, foreign patterns, folding"),
+    "inspect": ("edgeseg.surgery.inspect_verb", "an ONNX model's I/O, ops, plugin nodes and TensorRT lint"),
+    "calibrate": ("edgeseg.calibration.command", "INT8: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
+    "build": ("edgeseg.build.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX"),
     "run": ("edgeseg.runtime.command", "run a model on a video, camera or stream into mp4/jsonl/display"),
+    "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
 }
 
 
