@@ -58,8 +58,13 @@ def coco_categories() -> list[dict[str, Any]]:
     """The `categories` list for COCO instance/panoptic files; person carries keypoints and skeleton."""
     out = []
     for c in CATEGORIES:
-        entry: dict[str, Any] = {"id": c.id, "name": c.name, "supercategory": "thing" if c.isthing else "stuff",
-                       "isthing": int(c.isthing), "color": list(c.color)}
+        entry: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "supercategory": "thing" if c.isthing else "stuff",
+            "isthing": int(c.isthing),
+            "color": list(c.color),
+        }
         if c.id == PERSON_ID:
             entry["keypoints"] = list(KEYPOINT_NAMES)
             entry["skeleton"] = [list(pair) for pair in SKELETON]
