@@ -297,6 +297,10 @@ class Pipeline:
     def _decode_stage(self) -> None:
         frame_id = 0
         while True:
+            # checked here, not only in _put: under policy live the put never waits, so an endless
+            # source would otherwise keep this thread reading until close() gives up on it
+            if self._stop.is_set():
+                raise _Stopped
             t0 = time.monotonic()
             frame = self.source.read()
             if frame is None:

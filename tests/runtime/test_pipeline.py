@@ -2,9 +2,11 @@
 error propagation with the stage named, and sinks closed on every way out."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
-from runtime_doubles import NumberAdapter, NumberBackend, numbered_frames
+from runtime_doubles import NumberAdapter, NumberBackend, numbered_frame, numbered_frames
 
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.pipeline import Pipeline, StageError
@@ -170,3 +172,30 @@ def test_backend_by_name_needs_a_model_path_and_a_known_name(tmp_path):
         Pipeline(numbered_frames(1), model=adapter, backend="ort")
     with pytest.raises(EdgesegError, match="unknown backend"):
         Pipeline(numbered_frames(1), model=adapter, backend="tpu")
+
+
+def endless_frames(size: int = 8):
+    i = 0
+    while True:
+        yield numbered_frame(i % 60_000, size)
+        i += 1
+
+
+def test_breaking_out_of_an_endless_live_source_closes_promptly():
+    # a camera never ends: leaving the loop must stop the decode thread, not wait out close()'s timeout
+    from edgeseg.runtime.sources import IterableSource
+
+    sink = RecordingSink()
+    p = Pipeline(IterableSource(endless_frames(), live=True), model=NumberAdapter(),
+                 backend=NumberBackend(delay_s=0.002), sinks=[sink])
+    assert p.policy == "live"
+    start = 0.0
+    with p:
+        for result in p:
+            if result.frame_id >= 20:
+                start = time.monotonic()
+                break  # the iterator closes the pipeline as it is dropped; __exit__ closes it otherwise
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0, f"close took {elapsed:.2f} s: a stage thread ignored the stop flag"
+    assert not any(t.is_alive() for t in p._threads)
+    assert sink.closed == 1
