@@ -61,7 +61,7 @@ def quantize_graph(
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     copy = update_opset_version(copy, QuantType.QInt8, activation)
-    type_custom_outputs(copy, ranges)
+    typed = type_custom_outputs(copy, ranges)
     extra = {
         "ActivationSymmetric": symmetric,
         "WeightSymmetric": True,
@@ -96,35 +96,52 @@ def quantize_graph(
         ) from None
     finally:
         root.setLevel(level)
-    keep_custom_inputs_float(out)
+    drop_value_info(out, typed)
+    read_float_inputs(
+        out, {n.name: list(n.input) for n in model.graph.node if is_custom(n) or n.name in exclude}
+    )
     return out
 
 
-def type_custom_outputs(model: Any, ranges: Mapping[str, TensorRange]) -> None:
-    """Declare custom nodes' measured float outputs as float: shape inference cannot type them, and
-    the quantizer skips untyped inputs (the mask head after RoIAlign would stay FP32)."""
+def type_custom_outputs(model: Any, ranges: Mapping[str, TensorRange]) -> set[str]:
+    """Declare custom nodes' measured float outputs as float (returns their names): shape inference
+    cannot type them, and the quantizer skips untyped inputs (the mask head after RoIAlign would stay
+    FP32). The declarations have no shape, so `drop_value_info` removes them afterwards."""
     import onnx
 
-    typed = {v.name for v in [*model.graph.value_info, *model.graph.output]}
-    for node in model.graph.node:
-        if is_custom(node):
-            model.graph.value_info.extend(
-                onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None)
-                for o in node.output
-                if o in ranges and o not in typed
-            )
+    known = {v.name for v in [*model.graph.value_info, *model.graph.output]}
+    added = {o for n in model.graph.node if is_custom(n) for o in n.output if o in ranges and o not in known}
+    model.graph.value_info.extend(
+        onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in added
+    )
+    return added
 
 
-def keep_custom_inputs_float(model: Any) -> None:
-    """Custom nodes read the float tensor itself, never a Q->DQ copy of it (plugin I/O stays FP32)."""
+def drop_value_info(model: Any, names: set[str]) -> None:
+    """Remove the shapeless value_info entries of `names` (onnx.checker requires a shape on each)."""
+    kept = [
+        v
+        for v in model.graph.value_info
+        if not (v.name in names and not v.type.tensor_type.HasField("shape"))
+    ]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(kept)
+
+
+def read_float_inputs(model: Any, original_inputs: Mapping[str, list[str]]) -> None:
+    """Custom nodes and FP32 layers read the float tensor itself, never the Q->DQ copy the quantizer
+    shares among all readers of a tensor when one of them is INT8 (plugin I/O and kept layers stay FP32).
+
+    `original_inputs`: those nodes' inputs before quantization. An input is rewired only to the tensor
+    it read before (where the U8 quantizer folded a ReLU into the Q, the Q reads the pre-ReLU tensor, and
+    the node keeps the DQ copy rather than reading wrong values)."""
     producers = {o: n for n in model.graph.node for o in n.output}
     for node in model.graph.node:
-        if not is_custom(node):
+        before = original_inputs.get(node.name)
+        if before is None or len(before) != len(node.input):
             continue
         for i, name in enumerate(node.input):
             dq = producers.get(name)
-            if dq is None or dq.op_type != "DequantizeLinear":
-                continue
-            q = producers.get(dq.input[0])
-            if q is not None and q.op_type == "QuantizeLinear":
-                node.input[i] = q.input[0]
+            q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear" and q.input[0] == before[i]:
+                node.input[i] = before[i]

@@ -90,34 +90,40 @@ def test_trt_graph_keeps_listed_layers_in_fp32(fcn):
 
 
 def test_custom_op_inputs_and_outputs_stay_float():
-    """A plugin node between two convs: Q/DQ feed the convs, never the plugin itself."""
+    """A plugin node between convs: Q/DQ feed the INT8 convs, never the plugin or a kept layer, even
+    where they read the same tensor as an INT8 conv."""
     rng = np.random.default_rng(0)
     w1 = numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w1")
     w2 = numpy_helper.from_array(rng.normal(size=(4, 4, 1, 1)).astype(np.float32), "w2")
+    w3 = numpy_helper.from_array(rng.normal(size=(4, 4, 1, 1)).astype(np.float32), "w3")
     nodes = [
         helper.make_node("Conv", ["x", "w1"], ["a"], name="conv_a", pads=[1, 1, 1, 1]),
         helper.make_node("EdgesegRoIAlign", ["a"], ["p"], name="plugin", domain="edgeseg"),
         helper.make_node("Conv", ["p", "w2"], ["y"], name="conv_b"),
         helper.make_node("Conv", ["a", "w2"], ["z"], name="conv_c"),
+        helper.make_node("Conv", ["a", "w3"], ["k"], name="conv_kept"),
     ]
     graph = helper.make_graph(
         nodes,
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "z")],
-        [w1, w2],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4, 8, 8]) for n in ("y", "z", "k")],
+        [w1, w2, w3],
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("edgeseg", 1)]
     )
     ranges = {n: TensorRange(-2.0, 3.0, 3.0) for n in ("x", "a", "p")}
-    qdq = trt_qdq_graph(model, ranges)
+    qdq = trt_qdq_graph(model, ranges, keep_fp32=["conv_kept"])
+    onnx.checker.check_model(qdq)
     plugin = next(n for n in qdq.graph.node if n.name == "plugin")
     assert list(plugin.input) == ["a"] and list(plugin.output) == ["p"]
     producers = {o: n for n in qdq.graph.node for o in n.output}
     for name in ("conv_b", "conv_c"):
         conv = next(n for n in qdq.graph.node if n.name == name)
         assert producers[conv.input[0]].op_type == "DequantizeLinear", f"{name} input should be quantized"
+    kept = next(n for n in qdq.graph.node if n.name == "conv_kept")  # shares `a` with INT8 conv_c
+    assert list(kept.input) == ["a", "w3"]
 
 
 def test_cpu_graph_uses_u8_activations_s8_weights_and_runs(calib_set, fcn):
