@@ -38,17 +38,21 @@ def headline(metrics: dict[str, Any], keys: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def publish(name: str, run: Path, val: Path, val50: Path | None, note: str = "") -> dict[str, Any]:
-    index_doc = json.loads(zoo.ZOO_INDEX.read_text(encoding="utf-8"))
-    entry = index_doc["models"][name]
+def publish(name: str, run: Path, val: Path, val50: Path | None, note: str = "",
+            reuse_val: bool = False) -> dict[str, Any]:
     state = zoo.read_state_dict(run / "model.pt", f"zoo model {name!r}")
     target = zoo.ZOO_DIR / f"{name}.pt"
     torch.save({k: v.contiguous() for k, v in state.items()}, target)
     with tempfile.TemporaryDirectory() as tmp:
-        full = evaluate(name, target, val, "val", Path(tmp) / "pred", progress=False)
+        if reuse_val and (run / "val_metrics.json").is_file():  # `edgeseg train` scored these same tensors
+            full = json.loads((run / "val_metrics.json").read_text(encoding="utf-8"))
+        else:
+            full = evaluate(name, target, val, "val", Path(tmp) / "pred", progress=False)
         small = evaluate(name, target, val50, "val", Path(tmp) / "pred50", progress=False) if val50 else None
     log = [json.loads(x) for x in (run / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     run_info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    index_doc = json.loads(zoo.ZOO_INDEX.read_text(encoding="utf-8"))  # read late: other publishes may run
+    entry = index_doc["models"][name]
     entry.update(weights=target.name, sha256=zoo.sha256_of(target), metrics={
         **headline(full, HEADLINE), "seconds_per_image": full["seconds_per_image"]})
     if small is not None:
@@ -74,9 +78,11 @@ def main() -> None:
     parser.add_argument("--val", type=Path, required=True)
     parser.add_argument("--val50", type=Path, default=None)
     parser.add_argument("--note", default="")
+    parser.add_argument("--reuse-val", action="store_true",
+                        help="take the val metrics from RUN_DIR/val_metrics.json (written by edgeseg train)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    entry = publish(args.name, args.run, args.val, args.val50, args.note)
+    entry = publish(args.name, args.run, args.val, args.val50, args.note, args.reuse_val)
     print(json.dumps({k: entry[k] for k in ("sha256", "metrics", "metrics_val50") if k in entry}))
 
 
