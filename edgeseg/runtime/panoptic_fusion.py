@@ -5,18 +5,24 @@ too much of it is already covered by better instances (overlap threshold) or whe
 is too small. Stuff fills the remaining pixels from the semantic map, region by region, and a stuff
 region smaller than the minimum area becomes void (0). Thing pixels predicted by the semantic head
 are not used as stuff. Segment ids: things 1..n in paste order, stuff 1000 + category id.
+
+Things are fused from box-sized crops (`fuse_crops`), so each costs its box's area, not the frame's;
+`fuse` accepts full-frame masks and crops them to their bounding boxes first.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgeseg.data.categories import CATEGORIES
+from edgeseg.runtime.postprocess import MaskCrop
 from edgeseg.runtime.results import Segment
 
 STUFF_ID_BASE = 1000
 VOID = 0
+_STUFF_LABELS = np.array([label for label, cat in enumerate(CATEGORIES) if not cat.isthing], dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -38,30 +44,56 @@ def fuse(masks: np.ndarray, scores: np.ndarray, category_ids: np.ndarray, semant
     h, w = semantic.shape
     if masks.shape[1:] != (h, w) and len(masks):
         raise ValueError(f"masks are {masks.shape[1:]} but the semantic map is {(h, w)}")
+    usable = np.asarray(scores) >= params.score_threshold
+    crops: list[MaskCrop | None] = [None] * len(masks)
+    for i in np.flatnonzero(usable):
+        mask = masks[i] >= params.mask_threshold if masks.dtype != bool else masks[i]
+        crops[i] = MaskCrop.bounding(mask)
+    return fuse_crops(crops, scores, category_ids, semantic, params)
+
+
+def fuse_crops(crops: Sequence[MaskCrop | None], scores: np.ndarray, category_ids: np.ndarray,
+               semantic: np.ndarray, params: FusionParams = FusionParams()
+               ) -> tuple[np.ndarray, list[Segment]]:
+    """As `fuse`, from thresholded box crops (postprocess.mask_crops); None = an instance not pasted.
+
+    Instances below `params.score_threshold` are never looked at, so callers need not paste them.
+    """
+    h, w = semantic.shape
     panoptic = np.full((h, w), VOID, dtype=np.int32)
     segments: list[Segment] = []
     for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
         if scores[i] < params.score_threshold:
             break
-        mask = masks[i] >= params.mask_threshold if masks.dtype != bool else masks[i]
-        area = int(mask.sum())
+        crop = crops[i]
+        if crop is None:
+            continue
+        area = int(np.count_nonzero(crop.mask))
         if area == 0:
             continue
-        free = mask & (panoptic == VOID)
-        free_area = int(free.sum())
+        window = panoptic[crop.slices]
+        free = crop.mask & (window == VOID)
+        free_area = int(np.count_nonzero(free))
         if free_area / area < params.overlap_threshold or free_area < params.thing_min_area:
             continue
         seg_id = len(segments) + 1
-        panoptic[free] = seg_id
+        window[free] = seg_id
         segments.append(Segment(seg_id, int(category_ids[i]), True, float(scores[i])))
-    unclaimed = panoptic == VOID
-    for label, cat in enumerate(CATEGORIES):
-        if cat.isthing:
-            continue
-        region = unclaimed & (semantic == label)
-        if int(region.sum()) < params.stuff_min_area:
-            continue
-        seg_id = STUFF_ID_BASE + cat.id
-        panoptic[region] = seg_id
-        segments.append(Segment(seg_id, cat.id, False, 1.0))
+    _fill_stuff(panoptic, semantic, params.stuff_min_area, segments)
     return panoptic, segments
+
+
+def _fill_stuff(panoptic: np.ndarray, semantic: np.ndarray, min_area: int, segments: list[Segment]) -> None:
+    """Unclaimed pixels take their stuff label's segment when that region is large enough (a few
+    passes over the frame for all stuff classes together: areas by bincount, ids by lookup table)."""
+    labels = np.asarray(semantic)
+    if labels.dtype != np.uint8:
+        labels = np.where((labels >= 0) & (labels < 256), labels, 255).astype(np.uint8)
+    unclaimed = np.where(panoptic == VOID, labels, np.uint8(255))  # label of each unclaimed pixel
+    areas = np.bincount(unclaimed.ravel(), minlength=256)
+    fill = np.zeros(256, dtype=np.int32)  # label -> stuff segment id; 0 for things, small regions, 255
+    for label in _STUFF_LABELS:
+        if areas[label] >= min_area:
+            fill[label] = STUFF_ID_BASE + CATEGORIES[label].id
+            segments.append(Segment(int(fill[label]), CATEGORIES[label].id, False, 1.0))
+    panoptic += np.take(fill, unclaimed)  # claimed pixels look up label 255, i.e. add 0

@@ -1,7 +1,8 @@
 """Numpy post-processing shared by task adapters: mask paste, letterbox undo, heatmap decoding.
 
-Everything here is vectorised over instances (no per-box Python loop) because it runs on every frame
-of a video. OpenCV is imported lazily, only by the functions that resize images.
+It runs on every frame of a video, so the work is numpy over arrays; mask pasting loops over boxes
+(tens) but each costs only its box's area. OpenCV is imported lazily, only by the functions that
+resize images.
 """
 from __future__ import annotations
 
@@ -38,34 +39,68 @@ def _axis_weights(lo: np.ndarray, hi: np.ndarray, cells: int, limit: int
     return start, valid, np.clip(i0, 0, cells - 1), w0, np.clip(i0 + 1, 0, cells - 1), w1
 
 
-def mask_pixels(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
-                threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pixels (instance k, y, x), sorted by k, where pasted per-box masks [K,Mh,Mw] reach `threshold`.
+@dataclass(frozen=True)
+class MaskCrop:
+    """One instance's pasted mask, kept at the size of the pixel window its box can touch.
 
-    Bilinear resampling is separable, so each box costs one gather per axis over its own window;
-    the windows are padded to the largest box so all boxes run as one batch. Overlays draw from these
-    pixel lists directly, without ever building K full-frame masks.
+    Frame-sized masks cost K full-frame passes in every consumer; a crop costs its box's area.
+    `mask[i, j]` is frame pixel (y0 + i, x0 + j).
+    """
+
+    y0: int
+    x0: int
+    mask: np.ndarray  # [h, w] bool
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y0 + self.mask.shape[0]), slice(self.x0, self.x0 + self.mask.shape[1])
+
+    @classmethod
+    def bounding(cls, mask: np.ndarray) -> MaskCrop | None:
+        """The crop of a full-frame bool mask to its bounding box; None when it is empty."""
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if len(rows) == 0:
+            return None
+        return cls(int(rows[0]), int(cols[0]), mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+
+
+def mask_crops(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+               threshold: float = 0.5) -> list[MaskCrop]:
+    """Per-box masks [K,Mh,Mw] pasted into their boxes' pixel windows, thresholded: one crop per box.
+
+    Bilinear resampling is separable: per box, one two-tap gather along y ([h,Mw]), then one along x
+    ([h,w]), so the cost is the box's own area (no padding to the largest box, and no BLAS call:
+    OpenBLAS threads spin for milliseconds on tiny products when the CPU is busy with inference).
     """
     box_masks = np.asarray(box_masks, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    num = len(boxes)
-    empty = np.zeros(0, np.intp)
-    if num == 0:
-        return empty, empty, empty
+    if len(boxes) == 0:
+        return []
     mh, mw = box_masks.shape[1:]
     ys, vy, iy0, wy0, iy1, wy1 = _axis_weights(boxes[:, 1], boxes[:, 3], mh, height)
     xs, vx, ix0, wx0, ix1, wx1 = _axis_weights(boxes[:, 0], boxes[:, 2], mw, width)
-    if vy.shape[1] == 0 or vx.shape[1] == 0:
+    heights, widths = vy.sum(axis=1), vx.sum(axis=1)
+    crops = []
+    for k in range(len(boxes)):
+        h, w = int(heights[k]), int(widths[k])
+        mask = box_masks[k]
+        rows = wy0[k, :h, None] * mask[iy0[k, :h]] + wy1[k, :h, None] * mask[iy1[k, :h]]
+        probs = wx0[k, None, :w] * rows[:, ix0[k, :w]] + wx1[k, None, :w] * rows[:, ix1[k, :w]]
+        crops.append(MaskCrop(int(ys[k]), int(xs[k]), probs >= threshold))
+    return crops
+
+
+def mask_pixels(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
+                threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels (instance k, y, x), sorted by k, where pasted per-box masks [K,Mh,Mw] reach `threshold`."""
+    parts = [(np.full(len(y), k), y + c.y0, x + c.x0)
+             for k, c in enumerate(mask_crops(box_masks, boxes, height, width, threshold))
+             for y, x in [np.nonzero(c.mask)]]
+    if not parts:
+        empty = np.zeros(0, np.intp)
         return empty, empty, empty
-    rows = np.arange(num)[:, None]
-    # rows first: [K,Hc,Mw], then columns: [K,Hc,Wc]
-    tmp = wy0[:, :, None] * box_masks[rows, iy0] + wy1[:, :, None] * box_masks[rows, iy1]
-    shape = (num, tmp.shape[1], ix0.shape[1])
-    probs = (wx0[:, None, :] * np.take_along_axis(tmp, np.broadcast_to(ix0[:, None, :], shape), 2)
-             + wx1[:, None, :] * np.take_along_axis(tmp, np.broadcast_to(ix1[:, None, :], shape), 2))
-    keep = (probs >= threshold) & vy[:, :, None] & vx[:, None, :]
-    k, y, x = np.nonzero(keep)
-    return k, ys[k] + y, xs[k] + x
+    k, y, x = (np.concatenate(v).astype(np.intp) for v in zip(*parts, strict=True))
+    return k, y, x
 
 
 def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: int,
@@ -76,8 +111,9 @@ def paste_masks(box_masks: np.ndarray, boxes: np.ndarray, height: int, width: in
     mask (see `_axis_weights`), and a pixel is in the mask when its sample is >= threshold.
     """
     out = np.zeros((len(np.asarray(boxes).reshape(-1, 4)), height, width), dtype=bool)
-    k, y, x = mask_pixels(box_masks, boxes, height, width, threshold)
-    out[k, y, x] = True
+    for k, crop in enumerate(mask_crops(box_masks, boxes, height, width, threshold)):
+        rows, cols = crop.slices
+        out[k, rows, cols] = crop.mask
     return out
 
 

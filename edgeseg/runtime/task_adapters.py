@@ -4,7 +4,8 @@ An exported graph takes uint8 RGB frames [B,H,W,3] of one fixed size and returns
 (boxes, scores, classes, num_dets, masks [B,K,28,28], keypoints [B,K,J,3], semantic [B,H,W]; see
 docs/export.md). `DeployAdapter` reads the `edgeseg.*` metadata_props to know which of those exist;
 frames of another size are letterboxed to the graph's size in numpy and the results mapped back.
-Masks stay per-box in `FrameResult.box_masks` (pasted on demand); panoptic graphs are fused here.
+Masks stay per-box in `FrameResult.box_masks` (pasted on demand); panoptic graphs are fused here, pasting
+only the instances fusion can use.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import EdgesegError, missing_extra
-from edgeseg.runtime.panoptic_fusion import FusionParams, fuse
-from edgeseg.runtime.postprocess import Letterbox
+from edgeseg.runtime.panoptic_fusion import FusionParams, fuse_crops
+from edgeseg.runtime.postprocess import Letterbox, MaskCrop, mask_crops
 from edgeseg.runtime.results import FrameResult
 
 TASKS = ("detection", "instance", "keypoints", "semantic", "panoptic")
@@ -119,8 +120,23 @@ def decode(outputs: Mapping[str, np.ndarray], info: DeployInfo, result: FrameRes
         semantic = np.asarray(outputs["semantic"])
         result.semantic = letterbox.map_to_frame(semantic) if letterbox else semantic
     if info.task == "panoptic":
-        masks = result.full_masks()
-        assert masks is not None and result.semantic is not None and result.scores is not None
-        result.panoptic, result.segments = fuse(masks, result.scores, result.classes,  # type: ignore[arg-type]
-                                                result.semantic, fusion or FusionParams())
+        fuse_result(result, fusion or FusionParams())
     return result
+
+
+def fuse_result(result: FrameResult, fusion: FusionParams) -> None:
+    """Panoptic map and segments from the result's per-box masks and semantic map.
+
+    Only the instances fusion can use (score >= its threshold) are pasted, each into its own box
+    window; the rest stay as box masks (pasted on demand by `full_masks`, e.g. for JSON).
+    """
+    assert result.semantic is not None and result.scores is not None and result.classes is not None
+    crops: list[MaskCrop | None] = [None] * result.num_instances
+    if result.box_masks is not None and result.boxes is not None:
+        usable = np.flatnonzero(result.scores >= fusion.score_threshold)
+        pasted = mask_crops(result.box_masks[usable], result.boxes[usable], result.height, result.width,
+                            result.mask_threshold)
+        for index, crop in zip(usable, pasted, strict=True):
+            crops[index] = crop
+    result.panoptic, result.segments = fuse_crops(crops, result.scores, result.classes, result.semantic,
+                                                  fusion)

@@ -107,3 +107,21 @@ def test_decode_heatmaps_matches_naive():
             np.testing.assert_allclose(got[k, j], [boxes[k, 0] + (jj + 0.5) * w / 56,
                                                    boxes[k, 1] + (i + 0.5) * h / 56, heat[k, j, i, jj]],
                                        rtol=1e-5, atol=1e-4)
+
+
+def test_mask_pixels_and_crops_agree_with_the_pasted_masks():
+    from edgeseg.runtime.postprocess import mask_crops, mask_pixels
+
+    rng = np.random.default_rng(4)
+    height, width, num = 41, 57, 11
+    boxes = random_boxes(rng, num, height, width)
+    probs = rng.uniform(0, 1, (num, 14, 14)).astype(np.float32)
+    full = paste_masks(probs, boxes, height, width)
+    k, y, x = mask_pixels(probs, boxes, height, width)
+    np.testing.assert_array_equal(np.stack([k, y, x]), np.stack(np.nonzero(full)))
+    for i, crop in enumerate(mask_crops(probs, boxes, height, width)):
+        assert crop.y0 >= 0 and crop.y0 + crop.mask.shape[0] <= height
+        assert crop.x0 >= 0 and crop.x0 + crop.mask.shape[1] <= width
+        outside = full[i].copy()
+        outside[crop.slices] = False
+        assert not outside.any()  # the crop's window holds every pixel of the mask
