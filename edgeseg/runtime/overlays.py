@@ -1,15 +1,21 @@
 """Draw results on frames: semantic and panoptic maps, instance masks, boxes with labels, keypoints.
 
-Colour work is vectorised numpy over the whole frame (lookup tables indexed by label or owner maps),
-so cost does not grow with a Python loop over pixels or instances; OpenCV draws only the thin
-primitives (rectangles, text, skeleton lines). Images are RGB uint8 and are never modified in place.
+One map per frame: the panoptic map when there is one (its things are the fused instance masks), else
+the semantic map; then instance masks (only without a panoptic map), boxes and keypoints. Maps are
+coloured through lookup tables in one pass over the frame; instance masks are drawn from box-sized
+crops inside the rectangle that holds them, so their cost follows the instances' area, not the
+frame's. OpenCV draws only the thin primitives (rectangles, text, skeleton lines). Images are RGB
+uint8 and are never modified in place.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID, SKELETON
-from edgeseg.runtime.postprocess import mask_pixels
+from edgeseg.runtime.postprocess import MaskCrop, mask_crops
 from edgeseg.runtime.results import FrameResult, Segment
 
 FONT_SCALE = 0.4
@@ -39,14 +45,25 @@ def instance_colors(classes: np.ndarray, salt: np.ndarray | None = None) -> np.n
     return np.clip(base + _JITTER[np.asarray(salt) % len(_JITTER)], 0, 255).astype(np.uint8)
 
 
+def _lookup(index: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """[H,W,3] uint8 `table[index]` (index in [0, len(table))): OpenCV's byte lookup table when the
+    table fits one (a fraction of the cost of numpy's fancy indexing), else numpy's take."""
+    if len(table) > 256:
+        return np.take(table, index, axis=0)
+    import cv2
+
+    lut = np.zeros((256, 1, 3), dtype=np.uint8)
+    lut[: len(table), 0] = table
+    byte = index.astype(np.uint8, copy=False)
+    return cv2.LUT(cv2.merge([byte, byte, byte]), lut)
+
+
 def _blend(image: np.ndarray, colors: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
     """image with `colors` ([H,W,3]) blended in at `where` ([H,W] bool), rounded to nearest."""
     import cv2
 
-    mixed = cv2.addWeighted(image, 1.0 - alpha, np.ascontiguousarray(colors, dtype=np.uint8), alpha, 0.0)
-    out = image.copy()
-    np.copyto(out, mixed, where=where[:, :, None])
-    return out
+    out = cv2.addWeighted(image, 1.0 - alpha, np.ascontiguousarray(colors, dtype=np.uint8), alpha, 0.0)
+    return cv2.copyTo(np.ascontiguousarray(image), np.logical_not(where).view(np.uint8), out)
 
 
 def _edges(labels: np.ndarray) -> np.ndarray:
@@ -59,9 +76,45 @@ def _edges(labels: np.ndarray) -> np.ndarray:
 
 def draw_semantic(image: np.ndarray, semantic: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend the category colour of every labelled pixel (IGNORE_LABEL pixels stay as they are)."""
-    labels = np.asarray(semantic).astype(np.intp)
-    valid = (labels >= 0) & (labels < len(CATEGORIES))
-    return _blend(image, _SEMANTIC_LUT[np.clip(labels, 0, 255)], valid, alpha)
+    labels = np.asarray(semantic)
+    if labels.dtype != np.uint8:  # any other label type: out-of-range labels become "no colour"
+        labels = np.where((labels >= 0) & (labels < len(CATEGORIES)), labels, 255).astype(np.uint8)
+    return _blend(image, _lookup(labels, _SEMANTIC_LUT), labels < len(CATEGORIES), alpha)
+
+
+def _segment_index(panoptic: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """[H,W]: the position in `ids` of each pixel's segment id, len(ids) where no segment has it."""
+    n = len(ids)
+    if n and ids.min() > 0 and ids.max() < 1 << 16:  # edgeseg ids (1..n, 1000 + stuff): one lookup
+        lut = np.full(int(ids.max()) + 2, n, dtype=np.int32)
+        lut[ids] = np.arange(n, dtype=np.int32)
+        return np.take(lut, panoptic, mode="clip")  # ids below 1 and above the largest: no segment
+    if n == 0:
+        return np.zeros(panoptic.shape, np.int32)
+    order = np.argsort(ids)
+    pos = np.clip(np.searchsorted(ids[order], panoptic), 0, n - 1)
+    return np.where(ids[order][pos] == panoptic, order[pos], n).astype(np.int32)
+
+
+@lru_cache(maxsize=4)
+def _pixel_coords(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every pixel as [H,W] int32 grids (reused across frames of one size)."""
+    ys, xs = np.indices((height, width), dtype=np.int32)
+    ys.flags.writeable = xs.flags.writeable = False
+    return ys, xs
+
+
+def _centroids(index: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel count, mean x and mean y of each label 0..count-1 of an [H,W] label map, from integer
+    histograms of (label, row) and (label, column) (exact, and cheaper than float-weighted ones)."""
+    height, width = index.shape
+    ys, xs = _pixel_coords(height, width)
+    per_row = np.bincount((index * height + ys).ravel(), minlength=count * height)[: count * height]
+    per_col = np.bincount((index * width + xs).ravel(), minlength=count * width)[: count * width]
+    per_row, per_col = per_row.reshape(count, height), per_col.reshape(count, width)
+    counts = per_row.sum(axis=1)
+    safe = np.maximum(counts, 1)
+    return counts, per_col @ np.arange(width) / safe, per_row @ np.arange(height) / safe
 
 
 def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segment], alpha: float = 0.5,
@@ -69,57 +122,59 @@ def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segmen
     """Stuff in its category colour with its name at the centroid, things in per-instance colours,
     dark outlines between segments; ids without a segment (0 = void) are left untouched."""
     ids = np.asarray([s.id for s in segments], dtype=np.int64)
-    colors = np.array([category_color(s.category_id) for s in segments], dtype=np.uint8).reshape(-1, 3)
+    n = len(ids)
+    colors = np.zeros((n + 1, 3), dtype=np.uint8)  # the last row: pixels without a segment
+    colors[:n] = np.array([category_color(s.category_id) for s in segments], dtype=np.uint8).reshape(-1, 3)
     things = np.array([s.isthing for s in segments], dtype=bool)
     if things.any():
         classes = np.array([s.category_id for s in segments])[things]
-        colors[things] = instance_colors(classes, salt=ids[things])
-    order = np.argsort(ids)
-    pos = np.searchsorted(ids[order], panoptic)
-    pos = np.clip(pos, 0, max(len(ids) - 1, 0))
-    known = (ids[order][pos] == panoptic) if len(ids) else np.zeros(panoptic.shape, bool)
-    seg_index = order[pos] if len(ids) else np.zeros(panoptic.shape, np.intp)
-    color_map = colors[seg_index] if len(ids) else np.zeros((*panoptic.shape, 3), np.uint8)
-    out = _blend(image, color_map, known, alpha)
-    out[_edges(np.where(known, panoptic, -1))] = (20, 20, 20)
-    if labels and len(ids):
-        flat = np.where(known, seg_index, len(ids)).ravel()
-        counts = np.bincount(flat, minlength=len(ids) + 1)[: len(ids)]
-        ys, xs = np.divmod(np.arange(flat.size), panoptic.shape[1])
-        cy = np.bincount(flat, weights=ys, minlength=len(ids) + 1)[: len(ids)]
-        cx = np.bincount(flat, weights=xs, minlength=len(ids) + 1)[: len(ids)]
-        for k, seg in enumerate(segments):
-            if not seg.isthing and counts[k] > 0:
-                _label(out, category_name(seg.category_id), int(cx[k] / counts[k]), int(cy[k] / counts[k]),
-                       (40, 40, 40), centered=True)
+        colors[:n][things] = instance_colors(classes, salt=ids[things])
+    index = _segment_index(np.asarray(panoptic), ids)
+    known = index < n
+    out = _blend(image, _lookup(index, colors), known, alpha)
+    out[_edges(index)] = (20, 20, 20)
+    stuff = [k for k, seg in enumerate(segments) if not seg.isthing]
+    if labels and stuff:
+        counts, cx, cy = _centroids(index, n + 1)
+        for k in stuff:
+            if counts[k] > 0:
+                _label(out, category_name(segments[k].category_id), int(cx[k]), int(cy[k]), (40, 40, 40),
+                       centered=True)
     return out
 
 
 def draw_masks(image: np.ndarray, masks: np.ndarray, colors: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Instance masks [K,H,W]: later instances paint over earlier ones; outlines in a darker shade."""
-    k, y, x = np.nonzero(masks)
-    return draw_mask_pixels(image, k, y, x, colors, alpha)
+    crops = [MaskCrop.bounding(mask) for mask in np.asarray(masks, dtype=bool)]
+    return draw_mask_crops(image, crops, colors, alpha)
 
 
-def draw_mask_pixels(image: np.ndarray, k: np.ndarray, y: np.ndarray, x: np.ndarray, colors: np.ndarray,
-                     alpha: float = 0.5) -> np.ndarray:
-    """Instance masks as pixel lists (instance k, y, x), e.g. from postprocess.mask_pixels."""
-    height, width = image.shape[:2]
-    if len(k) == 0:
-        return image.copy()
-    # the owner of a pixel is the last instance covering it: first occurrence in the reversed list;
-    # colour work then touches only covered pixels, not the whole frame
-    flat, first = np.unique((y * width + x)[::-1], return_index=True)
-    who = k[::-1][first]
-    owner = np.full(height * width, -1, dtype=np.int32)
-    owner[flat] = who
+def draw_mask_crops(image: np.ndarray, crops: Sequence[MaskCrop | None], colors: np.ndarray,
+                    alpha: float = 0.5) -> np.ndarray:
+    """Instance masks as box crops (postprocess.mask_crops; None = nothing to draw), coloured
+    `colors[k]`: later instances paint over earlier ones; outlines in a darker shade.
+
+    All work happens inside the rectangle that holds every crop (plus one row and column, so
+    outlines at its edge are the same as over the whole frame).
+    """
     out = image.copy()
-    pixels = out.reshape(-1, image.shape[2])
-    mixed = pixels[flat].astype(np.float32) * (1 - alpha) + colors[who].astype(np.float32) * alpha
-    pixels[flat] = np.rint(mixed).astype(np.uint8)
-    edge = np.flatnonzero(_edges(owner.reshape(height, width)))
-    edge = edge[owner[edge] >= 0]
-    pixels[edge] = (colors[owner[edge]].astype(np.float32) * 0.6).astype(np.uint8)
+    present = [(k, c) for k, c in enumerate(crops) if c is not None and c.mask.size]
+    if not present:
+        return out
+    height, width = image.shape[:2]
+    y0, x0 = min(c.y0 for _, c in present), min(c.x0 for _, c in present)
+    y1 = min(height, max(c.y0 + c.mask.shape[0] for _, c in present) + 1)
+    x1 = min(width, max(c.x0 + c.mask.shape[1] for _, c in present) + 1)
+    owner = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
+    for k, crop in present:  # in order, so the last instance covering a pixel owns it
+        h, w = crop.mask.shape
+        owner[crop.y0 - y0:crop.y0 - y0 + h, crop.x0 - x0:crop.x0 - x0 + w][crop.mask] = k
+    covered = owner >= 0
+    table = np.concatenate([np.zeros((1, 3), np.uint8), np.asarray(colors, np.uint8).reshape(-1, 3)])
+    region = np.ascontiguousarray(out[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = _blend(region, _lookup(owner + 1, table), covered, alpha)
+    edge = _edges(owner) & covered
+    out[y0:y1, x0:x1][edge] = (table[owner[edge] + 1].astype(np.float32) * 0.6).astype(np.uint8)
     return out
 
 
@@ -174,31 +229,35 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, threshold: float = 
 
 
 def render(result: FrameResult, image: np.ndarray | None = None, score_threshold: float = 0.0) -> np.ndarray:
-    """The frame with everything the result holds drawn on it (a new array)."""
+    """The frame with everything the result holds drawn on it (a new array).
+
+    One map: the panoptic map if there is one (it already shows the fused instance masks and the
+    stuff), else the semantic map with the instance masks over it; then boxes and keypoints.
+    """
     out = result.image if image is None else image
     if out is None:
         raise ValueError("render needs the frame: pass image= or keep result.image")
     out = np.asarray(out, dtype=np.uint8)
-    if result.semantic is not None:
-        out = draw_semantic(out, result.semantic)
     if result.panoptic is not None:
         out = draw_panoptic(out, result.panoptic, result.segments or [])
+    elif result.semantic is not None:
+        out = draw_semantic(out, result.semantic)
     if result.num_instances:
         assert result.boxes is not None
         scores = result.scores if result.scores is not None else np.ones(result.num_instances, np.float32)
         keep = scores >= score_threshold
         classes = result.classes if result.classes is not None else np.zeros(result.num_instances, np.int32)
         colors = instance_colors(classes[keep])
-        if result.masks is not None:
+        if result.panoptic is None and result.box_masks is not None:
+            crops = mask_crops(result.box_masks[keep], result.boxes[keep], result.height, result.width,
+                               result.mask_threshold)
+            out = draw_mask_crops(out, crops, colors)
+        elif result.panoptic is None and result.masks is not None:
             out = draw_masks(out, result.masks[keep], colors)
-        elif result.box_masks is not None:
-            k, y, x = mask_pixels(result.box_masks[keep], result.boxes[keep], result.height, result.width,
-                                  result.mask_threshold)
-            out = draw_mask_pixels(out, k, y, x, colors)
         out = draw_boxes(out, result.boxes[keep], None if result.classes is None else classes[keep],
                          None if result.scores is None else result.scores[keep], colors)
         if result.keypoints is not None:
             out = draw_keypoints(out, result.keypoints[keep])
-    elif out is result.image:
+    elif out is result.image or out is image:
         out = out.copy()
     return out

@@ -84,3 +84,20 @@ def test_render_without_instances_returns_a_copy():
     out = render(result)
     assert out is not result.image
     np.testing.assert_array_equal(out, result.image)
+
+
+def test_render_draws_one_map():
+    # with a panoptic map: only that map under boxes (its things are the fused masks; no semantic blend,
+    # no second mask layer); without one: the semantic map with the instance masks blended over it
+    result = known_result()
+    got = render(result)
+    pan = draw_panoptic(result.image, result.panoptic, result.segments)
+    y, x = 40, 50  # inside the circle's box, its disc mask and panoptic segment 3, away from box edges
+    np.testing.assert_array_equal(got[y, x], pan[y, x])
+    result.panoptic = None
+    got = render(result)
+    sem = draw_semantic(result.image, result.semantic)
+    color = instance_colors(result.classes)[0]
+    expected = np.rint(sem[y, x].astype(np.float32) * 0.5 + color.astype(np.float32) * 0.5)
+    np.testing.assert_array_equal(got[y, x], expected)
+    np.testing.assert_array_equal(got[22, 32], sem[22, 32])  # box corner, outside the disc: no mask
