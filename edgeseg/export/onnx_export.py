@@ -114,3 +114,14 @@ def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, bat
     model, info = load_model(name, weights, random_init)
     deploy = wrap(model, info, ops, frame_hw)
     return export_deploy(deploy, output, deploy_metadata(deploy, info, ops), opset, batch)
+
+
+def export_onnx(name: str | Path, out_dir: str | Path, random_init: bool = False) -> Path:
+    """The build chain's export stage (edgeseg.build.chain): `out_dir/<name>.onnx`, created if needed.
+
+    A thin entry point over `export` with the defaults an engine build wants (edgeseg ops, dynamic
+    batch, the default opset); random_init exports untrained weights (tests and dry runs only).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return export(name, out_dir / f"{Path(str(name)).stem}.onnx", random_init=random_init)
