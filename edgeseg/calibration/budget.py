@@ -63,23 +63,20 @@ class BudgetResult:
         return self.drop <= self.budget
 
     def table(self) -> str:
-        """The fallback table printed to the user."""
+        """The fallback table printed to the user (one row per step, then the sensitivity list)."""
         tasks = list(self.fp32)
-        head = f"{'step':<34} " + " ".join(f"{t:>10}" for t in tasks) + f" {'drop':>7}"
+        labels = ["FP32", "INT8 (all layers)", *(f"+ FP32 {node}" for node, _ in self.steps)]
+        width = min(max(len(label) for label in labels), 64)
+        head = f"{'step':<{width}} " + " ".join(f"{t:>10}" for t in tasks) + f" {'drop':>7}"
         rows = [head, "-" * len(head)]
-
-        def row(label: str, metrics: Mapping[str, float]) -> str:
-            return (
-                f"{label[:34]:<34} "
-                + " ".join(f"{metrics[t]:>10.2f}" for t in tasks)
-                + f" {metric_drop(self.fp32, metrics):>7.2f}"
-            )
-
-        rows += [row("FP32", self.fp32), row("INT8 (all layers)", self.int8_initial)]
-        rows += [row(f"+ FP32 {node}", metrics) for node, metrics in self.steps]
+        for label, metrics in zip(
+            labels, [self.fp32, self.int8_initial, *(m for _, m in self.steps)], strict=True
+        ):
+            values = " ".join(f"{metrics[t]:>10.2f}" for t in tasks)
+            rows.append(f"{label[:width]:<{width}} {values} {metric_drop(self.fp32, metrics):>7.2f}")
         if self.sensitivity:
-            rows += ["", f"{'layer (most sensitive first)':<50} {'drop alone':>10} {'out err':>9}"]
-            rows += [f"{s.node[:50]:<50} {s.drop:>10.2f} {s.error:>9.4f}" for s in self.sensitivity]
+            rows += ["", f"{'layer (most sensitive first)':<{width}} {'drop alone':>10} {'out err':>9}"]
+            rows += [f"{s.node[:width]:<{width}} {s.drop:>10.2f} {s.error:>9.4f}" for s in self.sensitivity]
         return "\n".join(rows)
 
 
