@@ -11,7 +11,8 @@ Rows:
 - per frame on one thread: pre-processing, inference, post-processing (decode, mask paste,
   panoptic fusion) and overlay rendering; the share of post-processing plus overlay in the sum
   (goal <= 10% at 640x480).
-`--check` exits 1 when a goal is missed. Numbers depend on the machine's load: run it idle.
+`--check` exits 1 when a goal is missed; `--spin` turns ONNX Runtime's busy-waiting workers back on
+(to compare). Numbers depend on the machine's load: run it idle.
 """
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ def main() -> int:
     parser.add_argument("--min-score", type=float, default=0.5,
                         help="drop weaker detections first, as `edgeseg run --min-score` (default 0.5)")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads per op (0: all)")
+    parser.add_argument("--spin", action="store_true",
+                        help="idle ONNX Runtime workers busy-wait (ORT's default; edgeseg turns it off)")
     parser.add_argument("--sinks", default="mp4", help="sinks, comma-separated: mp4, jsonl (default mp4)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
@@ -102,7 +105,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         path, origin = model_path(args.model, args.random_init, work)
-        graph, backend = DeployAdapter(path), OrtBackend(path, intra_op_threads=args.threads)
+        graph, backend = DeployAdapter(path), OrtBackend(path, intra_op_threads=args.threads, spin=args.spin)
         adapter = MinScore(graph, args.min_score)
         frames = list(iter_clip_frames(0, height, width, args.frames))
         inputs = [adapter.preprocess(image)[0] for image in frames]
@@ -116,7 +119,8 @@ def main() -> int:
     ratio = piped / bare
     verdict = {True: "ok", False: "MISSED"}
     print(f"model {path.name} ({origin}, task {graph.info.task}), {args.frames} frames {width}x{height}, "
-          f"ORT threads {args.threads or 'all'}, min score {args.min_score}, "
+          f"ORT threads {args.threads or 'all'}{' spinning' if args.spin else ''}, "
+          f"min score {args.min_score}, "
           f"median {ms['instances']:.0f} instances per frame")
     rows = [("measure", "value", "goal", ""),
             ("backend only", f"{bare:.2f} FPS", "", ""),

@@ -165,16 +165,17 @@ def draw_mask_crops(image: np.ndarray, crops: Sequence[MaskCrop | None], colors:
     y0, x0 = min(c.y0 for _, c in present), min(c.x0 for _, c in present)
     y1 = min(height, max(c.y0 + c.mask.shape[0] for _, c in present) + 1)
     x1 = min(width, max(c.x0 + c.mask.shape[1] for _, c in present) + 1)
-    owner = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
+    # owner: 0 = no instance, k + 1 = instance k (bytes while they suffice: less memory to scan)
+    owner = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8 if len(crops) < 256 else np.int32)
     for k, crop in present:  # in order, so the last instance covering a pixel owns it
         h, w = crop.mask.shape
-        owner[crop.y0 - y0:crop.y0 - y0 + h, crop.x0 - x0:crop.x0 - x0 + w][crop.mask] = k
-    covered = owner >= 0
+        owner[crop.y0 - y0:crop.y0 - y0 + h, crop.x0 - x0:crop.x0 - x0 + w][crop.mask] = k + 1
+    covered = owner > 0
     table = np.concatenate([np.zeros((1, 3), np.uint8), np.asarray(colors, np.uint8).reshape(-1, 3)])
     region = np.ascontiguousarray(out[y0:y1, x0:x1])
-    out[y0:y1, x0:x1] = _blend(region, _lookup(owner + 1, table), covered, alpha)
+    out[y0:y1, x0:x1] = _blend(region, _lookup(owner, table), covered, alpha)
     edge = _edges(owner) & covered
-    out[y0:y1, x0:x1][edge] = (table[owner[edge] + 1].astype(np.float32) * 0.6).astype(np.uint8)
+    out[y0:y1, x0:x1][edge] = (table[owner[edge]].astype(np.float32) * 0.6).astype(np.uint8)
     return out
 
 
@@ -186,8 +187,8 @@ def _label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, 
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, FONT_SCALE, 1)
     if centered:
         x, y = x - tw // 2, y + th // 2
-    x = int(np.clip(x, 0, max(0, image.shape[1] - tw - 2)))
-    y = int(np.clip(y, th + base, image.shape[0] - 1))
+    x = int(min(max(x, 0), max(0, image.shape[1] - tw - 2)))  # scalars: min/max, not np.clip's overhead
+    y = int(min(max(y, th + base), image.shape[0] - 1))
     cv2.rectangle(image, (x, y - th - base), (x + tw + 2, y), color, thickness=-1)
     light = sum(color) > 3 * 140
     cv2.putText(image, text, (x + 1, y - base), cv2.FONT_HERSHEY_SIMPLEX, FONT_SCALE,

@@ -159,3 +159,18 @@ def test_runtime_inference_leaves_torch_unimported(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("spin,expected", [(False, "0"), (True, "1")])
+def test_worker_spinning_is_off_unless_asked_for(tmp_path, spin, expected):
+    # idle ORT workers busy-waiting take the cores the pipeline's other stages need (docs/demo.md)
+    backend = OrtBackend(conv_graph(tmp_path / "m.onnx"), spin=spin)
+    options = backend._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == expected
+    image = np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
+    out = backend.infer({"image": image})["out"]
+    reference = np.einsum("oc,bhwc->bohw", np.arange(12, dtype=np.float32).reshape(4, 3),
+                          image.astype(np.float32))
+    np.testing.assert_allclose(out, reference, rtol=1e-6)
+    backend.close()

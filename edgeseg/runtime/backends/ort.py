@@ -46,8 +46,15 @@ class OrtBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, model: str | Path, intra_op_threads: int = 0, async_workers: int = 2) -> None:
-        """intra_op_threads: ONNX Runtime's per-op thread count (0 = its default, all cores)."""
+    def __init__(self, model: str | Path, intra_op_threads: int = 0, async_workers: int = 2,
+                 spin: bool = False) -> None:
+        """intra_op_threads: ONNX Runtime's per-op thread count (0 = its default, all cores).
+
+        spin: let ONNX Runtime's idle worker threads busy-wait for the next op (its own default).
+        Off here because the pipeline's other stages (decode, post-processing, overlays, encoding)
+        need those cores between runs; measured on a loaded 2-core CPU, spinning made inference
+        about 2x and the post-processing and overlay 3x slower (docs/demo.md).
+        """
         path = Path(model)
         if not path.is_file():
             raise EdgesegError(f"ONNX model {path} not found: check the path or run `edgeseg export` first")
@@ -62,6 +69,8 @@ class OrtBackend:
             raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
         proto, self.custom_ops = self._with_custom_ops(proto, options, path)
         try:
             self._session = ort.InferenceSession(
