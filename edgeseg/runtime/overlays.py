@@ -104,18 +104,25 @@ def _pixel_coords(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return ys, xs
 
 
-def _centroids(index: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel count, mean x and mean y of each label 0..count-1 of an [H,W] label map, from integer
-    histograms of (label, row) and (label, column) (exact, and cheaper than float-weighted ones)."""
-    height, width = index.shape
+def _centroids(index: np.ndarray, count: int, stride: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sampled pixel count, mean x and mean y of each label 0..count-1 of an [H,W] label map.
+
+    Only for placing text, so every `stride`-th pixel of every `stride`-th row is enough (the mean
+    moves by a pixel or two; 1/16 of the work with the default); integer histograms of (label, row)
+    and (label, column) are cheaper than float-weighted ones.
+    """
+    first = stride // 2
+    sample = index[first::stride, first::stride].astype(np.int32)
+    height, width = sample.shape
     ys, xs = _pixel_coords(height, width)
-    index = index.astype(np.int32, copy=False)
-    per_row = np.bincount((index * height + ys).ravel(), minlength=count * height)[: count * height]
-    per_col = np.bincount((index * width + xs).ravel(), minlength=count * width)[: count * width]
+    per_row = np.bincount((sample * height + ys).ravel(), minlength=count * height)[: count * height]
+    per_col = np.bincount((sample * width + xs).ravel(), minlength=count * width)[: count * width]
     per_row, per_col = per_row.reshape(count, height), per_col.reshape(count, width)
     counts = per_row.sum(axis=1)
     safe = np.maximum(counts, 1)
-    return counts, per_col @ np.arange(width) / safe, per_row @ np.arange(height) / safe
+    cx = first + stride * (per_col @ np.arange(width)) / safe
+    cy = first + stride * (per_row @ np.arange(height)) / safe
+    return counts, cx, cy
 
 
 def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segment], alpha: float = 0.5,

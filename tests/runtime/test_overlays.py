@@ -101,3 +101,17 @@ def test_render_draws_one_map():
     expected = np.rint(sem[y, x].astype(np.float32) * 0.5 + color.astype(np.float32) * 0.5)
     np.testing.assert_array_equal(got[y, x], expected)
     np.testing.assert_array_equal(got[22, 32], sem[22, 32])  # box corner, outside the disc: no mask
+
+
+def test_label_centroids_from_sampled_pixels_are_within_two_pixels():
+    # stuff names are placed at centroids estimated from every 4th pixel; the exact mean is the reference
+    from edgeseg.runtime.overlays import _centroids
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, (12, 16)).repeat(40, 0).repeat(40, 1).astype(np.uint8)  # 480x640 blocks
+    counts, cx, cy = _centroids(labels, 5)
+    for label in range(4):
+        ys, xs = np.nonzero(labels == label)
+        assert counts[label] > 0
+        assert abs(cx[label] - xs.mean()) <= 2 and abs(cy[label] - ys.mean()) <= 2
+    assert counts[4] == 0
