@@ -18,7 +18,7 @@ import numpy as np
 
 from edgeseg.calibration.budget import BudgetResult, Builder, fit_budget
 from edgeseg.calibration.cache import write_cache
-from edgeseg.calibration.cpu_int8 import cpu_int8_graph
+from edgeseg.calibration.cpu_int8 import CPU_OP_TYPES, cpu_int8_graph
 from edgeseg.calibration.evaluate import HeldOut, load_held_out
 from edgeseg.calibration.images import GraphInput, check_all, iter_feeds, list_images
 from edgeseg.calibration.manifest import build_manifest
@@ -103,12 +103,13 @@ class GraphPlan:
 
     label: str
     build: Builder
+    layers: list[str]  # the nodes this graph quantizes: the precision map's keys, the fallback candidates
     fp32_layers: list[str]
     result: BudgetResult | None = None
 
-    def summary(self, nodes: list[str]) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "precision": {n: "fp32" if n in self.fp32_layers else "int8" for n in nodes},
+            "precision": {n: "fp32" if n in self.fp32_layers else "int8" for n in self.layers},
             "fallback": self.result.fallback if self.result else [],
         }
         if self.result is not None:
@@ -127,7 +128,6 @@ class GraphPlan:
 def fit_plans(
     plans: list[GraphPlan],
     model: Any,
-    nodes: list[str],
     held: HeldOut,
     limit: float,
     recipe: Recipe,
@@ -139,7 +139,7 @@ def fit_plans(
             model,
             plan.build,
             plan.fp32_layers,
-            nodes,
+            plan.layers,
             held,
             limit,
             recipe.sensitivity_frames,
@@ -187,10 +187,16 @@ def calibrate_file(
     if not nodes:
         raise EdgesegError(f"{src} has no Conv/Gemm/MatMul layers: there is nothing to run in INT8")
     keep = recipe.kept(nodes)
-    plans = [GraphPlan("trt_qdq", lambda fp32, only: trt_qdq_graph(model, ranges, fp32, only), keep)]
+    plans = [GraphPlan("trt_qdq", lambda fp32, only: trt_qdq_graph(model, ranges, fp32, only), nodes, keep)]
     if cpu_out is not None:
+        cpu_nodes = quantizable_nodes(model, CPU_OP_TYPES)
         plans.append(
-            GraphPlan("cpu_int8", lambda fp32, only: cpu_int8_graph(model, ranges, fp32, only), keep)
+            GraphPlan(
+                "cpu_int8",
+                lambda fp32, only: cpu_int8_graph(model, ranges, fp32, only),
+                cpu_nodes,
+                recipe.kept(cpu_nodes),
+            )
         )
     report: dict[str, Any] = {
         "model": src.name,
@@ -209,12 +215,12 @@ def calibrate_file(
                 if held_out is not None
                 else generated_held_out(graph_input, recipe.held_out_frames, Path(tmp))
             )
-            fit_plans(plans, model, nodes, held, limit, recipe, progress)
+            fit_plans(plans, model, held, limit, recipe, progress)
         report["held_out"] = {
             "root": str(held_out or "generated ShapesWorld val"),
             "frames": len(held.records),
         }
-    report["graphs"] = {plan.label: plan.summary(nodes) for plan in plans}
+    report["graphs"] = {plan.label: plan.summary() for plan in plans}
     failed = [p for p in plans if p.result is not None and not p.result.within_budget]
     if failed:
         report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -26,7 +26,7 @@ def quantize_graph(
     ranges: Mapping[str, TensorRange],
     *,
     symmetric: bool,
-    op_types: Collection[str] | None,
+    op_types: Collection[str],
     exclude: Collection[str] = (),
     only: Collection[str] = (),
     quantize_bias: bool,
@@ -39,7 +39,6 @@ def quantize_graph(
         from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
         from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
         from onnxruntime.quantization.quant_utils import update_opset_version
-        from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
     except ImportError as exc:
         raise missing_extra(exc.name or "onnxruntime", "ort") from None
     import numpy as np
@@ -55,8 +54,6 @@ def quantize_graph(
             for k, r in ranges.items()
         }
     activation = QuantType.QInt8 if symmetric else QuantType.QUInt8
-    if not op_types:
-        op_types = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
     custom = [n.name for n in model.graph.node if is_custom(n)]
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
