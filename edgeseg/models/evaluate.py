@@ -46,6 +46,7 @@ class PredictionWriter:
         self.out, self.tasks = out, tasks
         self.results: dict[str, list[dict[str, Any]]] = {t: [] for t in ("bbox", "segm", "keypoints")}
         self.panoptic: list[dict[str, Any]] = []
+        out.mkdir(parents=True, exist_ok=True)
         for sub in ("semantic", "panoptic"):
             if sub in tasks:
                 (out / sub).mkdir(parents=True, exist_ok=True)
