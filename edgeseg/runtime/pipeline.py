@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ class Pipeline:
     """A running stream from a source through a model to sinks; iterate it or `run(callback)` it.
 
     source: a URI (see sources.open_source), a Source, or an iterable of RGB frames.
-    model: a TaskAdapter (preprocess / postprocess for one graph).
+    model: a TaskAdapter, or a zoo name / exported .onnx / .engine path (adapter from its metadata).
     backend: any object satisfying the Backend protocol (ONNX Runtime, TensorRT, a test double), or
         "ort" / "trt" to open the adapter's `model_path` (the pipeline then closes it too).
     sinks: URIs ("out.mp4", "results.jsonl", "display://"), Sink objects or callables(result).
@@ -99,8 +100,9 @@ class Pipeline:
     batch, max_wait_s: infer up to `batch` frames at once, waiting at most `max_wait_s` to fill one.
     """
 
-    def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter,
-                 backend: Backend | str, sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
+    def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter | str | Path,
+                 backend: Backend | str = "ort",
+                 sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
                  policy: str | None = None, batch: int = 1, max_wait_s: float = 0.005,
                  queue_size: int | None = None, source_options: Mapping[str, Any] | None = None) -> None:
         if policy is not None and policy not in POLICIES:
@@ -109,7 +111,14 @@ class Pipeline:
         if batch < 1:
             raise EdgesegError(f"batch must be >= 1, got {batch}")
         self._owns_backend = isinstance(backend, str)
-        if isinstance(backend, str):
+        if isinstance(model, (str, Path)):
+            from edgeseg.runtime.command import open_model  # zoo names, .onnx and .engine files
+
+            if not isinstance(backend, str):
+                raise EdgesegError("model given by name or path: pass backend='ort' or 'trt', or a "
+                                   "TaskAdapter with your own backend object")
+            model, backend = open_model(str(model), backend, threads=0)
+        elif isinstance(backend, str):
             backend = load_backend(backend, getattr(model, "model_path", None))
         if not isinstance(backend, Backend):
             raise EdgesegError(f"backend {backend!r} does not implement the Backend protocol "

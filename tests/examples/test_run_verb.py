@@ -220,3 +220,28 @@ def test_min_score_removes_weak_detections_before_the_adapter_sees_them():
     np.testing.assert_array_equal(seen["boxes"], outputs["boxes"][[0, 2]])
     np.testing.assert_array_equal(seen["masks"], outputs["masks"][[0, 2]])
     assert seen["semantic"] is outputs["semantic"]  # per-image outputs pass through untouched
+
+
+def test_top_level_pipeline_takes_a_model_path_and_matches_the_cli(tmp_path, capsys, deploy_graph):
+    """`edgeseg.Pipeline(source, model="m.onnx", backend="ort")`: the issue's one-line API, same results."""
+    import edgeseg
+
+    records = tmp_path / "cli.jsonl"
+    code, _, err = run_cli(capsys, str(deploy_graph), "--source", shapes(3), "--sink", str(records),
+                           "--threads", "1")
+    assert code == 0, err
+    with edgeseg.Pipeline(shapes(3), model=deploy_graph, backend="ort") as stream:
+        results = list(stream)
+    assert [r.frame_id for r in results] == [0, 1, 2]
+    for result, record in zip(results, jsonl(records), strict=True):
+        assert [a["category_id"] for a in record["annotations"]] == result.classes.tolist()
+
+
+def test_top_level_pipeline_refuses_a_model_path_with_a_backend_object(deploy_graph):
+    import edgeseg
+    from edgeseg.runtime.backends.ort import OrtBackend
+
+    backend = OrtBackend(deploy_graph, intra_op_threads=1)
+    with pytest.raises(edgeseg.EdgesegError, match="TaskAdapter"):
+        edgeseg.Pipeline(shapes(1), model=deploy_graph, backend=backend)
+    backend.close()
