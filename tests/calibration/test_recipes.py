@@ -1,4 +1,5 @@
 """The recipes shipped in calibration/ load, and default.yaml states exactly the built-in defaults."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,11 @@ def test_default_yaml_is_the_builtin_default():
 
 
 def test_keep_patterns_match_the_final_predictors_only():
-    names = ["/roi_heads/box_predictor/cls_score/Gemm", "/roi_heads/mask_predictor/mask_fcn_logits/Conv",
-             "/roi_heads/keypoint_predictor/kps_score/ConvTranspose", "/backbone/body/layer1/conv1/Conv",
-             "/rpn/head/cls_logits/Conv"]
+    names = [
+        "/roi_heads/box_predictor/cls_score/Gemm",
+        "/roi_heads/mask_predictor/mask_fcn_logits/Conv",
+        "/roi_heads/keypoint_predictor/kps_score/ConvTranspose",
+        "/backbone/body/layer1/conv1/Conv",
+        "/rpn/head/cls_logits/Conv",
+    ]
     assert Recipe().kept(names) == names[:3]
