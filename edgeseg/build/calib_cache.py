@@ -3,6 +3,7 @@
 Why: JetPack 6's TensorRT 10.3 can still calibrate implicitly, and a cache lets it do so without
 running images through TensorRT. The calibrator only replays the cache (it has no batches), and
 its class must match the algorithm named in the cache header or TensorRT rejects the cache.
+The cache format itself belongs to `edgeseg.calibration.cache`; this module adds the TensorRT side.
 Import this module only where `TrtCapabilities.implicit_int8_calibration` is true: TensorRT 11
 removed calibrators.
 """
@@ -14,51 +15,40 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from edgeseg.build.trt_compat import TrtCapabilities, encoded_version, parse_calibration_header
+from edgeseg.build.trt_compat import TrtCapabilities, encoded_version
+from edgeseg.calibration.cache import parse_header
 from edgeseg.errors import EdgesegError
 
 LOG = logging.getLogger(__name__)
 
 
-# get_batch returns None ("no more batches") although the stubs say list[int]: hence the ignores.
-class EntropyReplay(trt.IInt8EntropyCalibrator2):
+# get_batch returns None ("no more batches") although the stubs say list[int]: hence the ignores below.
+class _Replay:
+    """The replay-only calibrator methods; mixed in before a TensorRT calibrator class."""
+
+    def __init__(self, cache: bytes) -> None:
+        super().__init__()  # the TensorRT calibrator base (pybind11 needs its __init__ called)
+        self._cache = cache
+
+    def get_batch_size(self) -> int:
+        return 1
+
+    def get_batch(self, names: list[str]) -> None:
+        return None
+
+    def read_calibration_cache(self) -> bytes:
+        return self._cache
+
+    def write_calibration_cache(self, cache: object) -> None:
+        return None
+
+
+class EntropyReplay(_Replay, trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
     """Replays an EntropyCalibration2 cache."""
 
-    def __init__(self, cache: bytes) -> None:
-        trt.IInt8EntropyCalibrator2.__init__(self)
-        self._cache = cache
 
-    def get_batch_size(self) -> int:
-        return 1
-
-    def get_batch(self, names: list[str]) -> None:  # type: ignore[override]
-        return None
-
-    def read_calibration_cache(self) -> bytes:
-        return self._cache
-
-    def write_calibration_cache(self, cache: object) -> None:
-        return None
-
-
-class MinMaxReplay(trt.IInt8MinMaxCalibrator):
+class MinMaxReplay(_Replay, trt.IInt8MinMaxCalibrator):  # type: ignore[misc]
     """Replays a MinMaxCalibration cache."""
-
-    def __init__(self, cache: bytes) -> None:
-        trt.IInt8MinMaxCalibrator.__init__(self)
-        self._cache = cache
-
-    def get_batch_size(self) -> int:
-        return 1
-
-    def get_batch(self, names: list[str]) -> None:  # type: ignore[override]
-        return None
-
-    def read_calibration_cache(self) -> bytes:
-        return self._cache
-
-    def write_calibration_cache(self, cache: object) -> None:
-        return None
 
 
 def cache_calibrator(path: Path, caps: TrtCapabilities) -> trt.IInt8Calibrator:
@@ -67,7 +57,7 @@ def cache_calibrator(path: Path, caps: TrtCapabilities) -> trt.IInt8Calibrator:
         raise EdgesegError(f"calibration cache {path} does not exist: write one with `edgeseg calibrate`")
     data = path.read_bytes()
     header = data.split(b"\n", 1)[0].decode("ascii", errors="replace")
-    version, algorithm = parse_calibration_header(header)
+    version, algorithm = parse_header(header)
     if version != encoded_version(caps.version):
         LOG.warning(
             "calibration cache %s says TensorRT %d, this is %d; TensorRT may reject it (rewrite the "

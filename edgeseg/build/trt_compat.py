@@ -212,14 +212,7 @@ def plugin_creators(registry: trt.IPluginRegistry) -> list[tuple[str, str, str]]
     return [(str(c.name), str(c.plugin_version), str(c.plugin_namespace)) for c in registry.all_creators]
 
 
-# --- TensorRT 10 calibration cache (implicit INT8) -----------------------------------------------
-
-CALIBRATOR_ALGORITHMS = (
-    "EntropyCalibration2",
-    "MinMaxCalibration",
-    "EntropyCalibration",
-    "LegacyCalibration",
-)
+# --- TensorRT version as calibration cache headers write it (format: edgeseg.calibration.cache) ---
 
 
 def encoded_version(version: tuple[int, ...]) -> int:
@@ -228,14 +221,3 @@ def encoded_version(version: tuple[int, ...]) -> int:
     if major < 10:
         return major * 1000 + minor * 100 + patch
     return major * 10000 + minor * 100 + patch
-
-
-def parse_calibration_header(line: str) -> tuple[int, str]:
-    """'TRT-100300-EntropyCalibration2' -> (100300, 'EntropyCalibration2'); the calibrator must match."""
-    match = re.fullmatch(r"TRT-(\d+)-(\w+)", line.strip())
-    if not match or match.group(2) not in CALIBRATOR_ALGORITHMS:
-        raise EdgesegError(
-            f"not a TensorRT calibration cache header: {line.strip()!r} (expected e.g. "
-            "'TRT-100300-EntropyCalibration2'): regenerate it with `edgeseg calibrate`"
-        )
-    return int(match.group(1)), match.group(2)

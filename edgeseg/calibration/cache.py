@@ -34,6 +34,17 @@ def hex_amax(digits: str) -> float:
     return float(struct.unpack(">f", bytes.fromhex(digits))[0]) * INT8_MAX
 
 
+def parse_header(line: str) -> tuple[int, str]:
+    """'TRT-100300-EntropyCalibration2' -> (100300, 'EntropyCalibration2'); the calibrator must match."""
+    match = HEADER_RE.fullmatch(line.strip())
+    if not match or match.group(2) not in ALGORITHMS:
+        raise EdgesegError(
+            f"not a TensorRT calibration cache header: {line.strip()!r} (expected e.g. "
+            "'TRT-100300-EntropyCalibration2'): regenerate it with `edgeseg calibrate`"
+        )
+    return int(match.group(1)), match.group(2)
+
+
 def write_cache(
     path: Path,
     amax: Mapping[str, float],
@@ -63,16 +74,14 @@ def read_cache(path: Path) -> tuple[int, str, dict[str, float]]:
         raise EdgesegError(
             f"cannot read calibration cache {path} ({exc}): rewrite it with `edgeseg calibrate`"
         ) from None
-    header = HEADER_RE.fullmatch(lines[0].strip()) if lines else None
-    if header is None:
-        raise EdgesegError(
-            f"{path} does not start with a header like 'TRT-100300-EntropyCalibration2': "
-            "rewrite it with `edgeseg calibrate`"
-        )
+    try:
+        version, algorithm = parse_header(lines[0] if lines else "")
+    except EdgesegError as exc:
+        raise EdgesegError(f"{path}: {exc}") from None
     values: dict[str, float] = {}
     for number, line in enumerate(lines[1:], start=2):
         entry = ENTRY_RE.fullmatch(line.rstrip())
         if entry is None:
             raise EdgesegError(f"{path} line {number} is not '<tensor>: <8 hex digits>': {line!r}")
         values[entry.group(1)] = hex_amax(entry.group(2))
-    return int(header.group(1)), header.group(2), values
+    return version, algorithm, values

@@ -123,14 +123,6 @@ def test_encoded_version_as_in_cache_headers(version, encoded):
     assert tc.encoded_version(version) == encoded
 
 
-def test_calibration_header():
-    assert tc.parse_calibration_header("TRT-100300-EntropyCalibration2\n") == (100300, "EntropyCalibration2")
-    assert tc.parse_calibration_header("TRT-8600-MinMaxCalibration") == (8600, "MinMaxCalibration")
-    for bad in ("TRT-100300", "input: 3c010a14", "TRT-abc-EntropyCalibration2", "TRT-100300-Magic"):
-        with pytest.raises(EdgesegError, match="calibration cache header"):
-            tc.parse_calibration_header(bad)
-
-
 def test_load_tensorrt_here_says_what_is_missing_and_how_to_install():
     """No TensorRT on this machine (at most the stubs' empty `tensorrt` folder): a clear error, no crash."""
     try:

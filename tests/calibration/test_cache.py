@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from edgeseg.calibration.cache import read_cache, write_cache
+from edgeseg.calibration.cache import parse_header, read_cache, write_cache
 from edgeseg.errors import EdgesegError
 
 AMAX = {
@@ -74,3 +74,11 @@ def test_malformed_cache_is_a_clear_error(tmp_path, text):
 def test_non_positive_range_is_refused(tmp_path):
     with pytest.raises(EdgesegError, match="positive"):
         write_cache(tmp_path / "c", {"t": 0.0})
+
+
+def test_calibration_header():
+    assert parse_header("TRT-100300-EntropyCalibration2\n") == (100300, "EntropyCalibration2")
+    assert parse_header("TRT-8600-MinMaxCalibration") == (8600, "MinMaxCalibration")
+    for bad in ("TRT-100300", "input: 3c010a14", "TRT-abc-EntropyCalibration2", "TRT-100300-Magic"):
+        with pytest.raises(EdgesegError, match="calibration cache header"):
+            parse_header(bad)
