@@ -10,7 +10,6 @@ the torch-free runtime uses it to refuse a mismatched engine before TensorRT eve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -18,18 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 
 SIDECAR_FORMAT = "edgeseg.engine/1"
 SIDECAR_SUFFIX = ".json"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (engines and graphs can be hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gpu_slug(gpu_name: str) -> str:

@@ -25,7 +25,6 @@ from edgeseg.build.artifact import (
     Target,
     read_sidecar,
     rebuild_reason,
-    sha256_file,
     write_sidecar,
 )
 from edgeseg.build.onnx_info import OnnxSummary, summarize
@@ -42,6 +41,7 @@ from edgeseg.build.trt_compat import (
     set_builder_flags,
 )
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 
 if TYPE_CHECKING:
     import tensorrt as trt

@@ -12,15 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeseg.hashing import sha256_file
+
 MANIFEST_NAME = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_manifest(files: list[Path]) -> dict[str, Any]:

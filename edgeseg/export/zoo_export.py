@@ -28,8 +28,8 @@ def export_zoo(out_dir: str | Path | None = None, names: list[str] | None = None
     random_init exports untrained weights (for tests and dry runs; never for shipping).
     """
     from edgeseg.errors import EdgesegError
+    from edgeseg.hashing import sha256_file
     from edgeseg.models import zoo
-    from edgeseg.models.zoo import sha256_of
 
     target = Path(out_dir) if out_dir is not None else zoo_dir()
     index_path = target / "onnx.json"
@@ -46,7 +46,7 @@ def export_zoo(out_dir: str | Path | None = None, names: list[str] | None = None
         if size > MAX_BYTES:
             raise EdgesegError(f"{path} is {size / 2**20:.1f} MiB, over the zoo's 25 MiB per graph: "
                                "shrink the model before shipping it")
-        index["models"][name] = {"file": path.name, "sha256": sha256_of(path), "bytes": size, "opset": opset,
-                                 "ops": "edgeseg", "random_init": random_init}
+        index["models"][name] = {"file": path.name, "sha256": sha256_file(path), "bytes": size,
+                                 "opset": opset, "ops": "edgeseg", "random_init": random_init}
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return index

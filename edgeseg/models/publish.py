@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from edgeseg.hashing import sha256_file
 from edgeseg.models import zoo
 from edgeseg.models.evaluate import evaluate, tasks_of
 
@@ -53,7 +54,7 @@ def publish(name: str, run: Path, val: Path, val50: Path | None, note: str = "",
     run_info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     index_doc = json.loads(zoo.ZOO_INDEX.read_text(encoding="utf-8"))  # read late: other publishes may run
     entry = index_doc["models"][name]
-    entry.update(weights=target.name, sha256=zoo.sha256_of(target), metrics={
+    entry.update(weights=target.name, sha256=sha256_file(target), metrics={
         **headline(full, HEADLINE), "seconds_per_image": full["seconds_per_image"]})
     if small is not None:
         entry["metrics_val50"] = headline(small, GUARD)

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from torchvision.models import detection
 
 from edgeseg.errors import EdgesegError
-from edgeseg.models.zoo import ModelInfo, load_weights, read_state_dict, sha256_of
+from edgeseg.hashing import sha256_file
+from edgeseg.models.zoo import ModelInfo, load_weights, read_state_dict
 
 ARCHS = {
     "keypointrcnn_resnet50_fpn": ("keypoints", detection.keypointrcnn_resnet50_fpn,
@@ -56,5 +57,5 @@ def load_torchvision_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
                      input_size=int(model.transform.min_size[0]),
                      config={"arch": arch, "num_classes": num_classes},
                      heads=heads,
-                     weights=path, sha256=sha256_of(path), extra={"torchvision_arch": arch})
+                     weights=path, sha256=sha256_file(path), extra={"torchvision_arch": arch})
     return model.eval(), info

@@ -8,7 +8,6 @@ wrapped with the same metadata.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import zipfile
@@ -21,6 +20,7 @@ from torch import Tensor, nn
 
 from edgeseg.data.categories import CATEGORIES, THINGS
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 ZOO_INDEX = ZOO_DIR / "zoo.json"
@@ -53,14 +53,6 @@ def load_index() -> dict[str, dict[str, Any]]:
 def names() -> list[str]:
     """All zoo model names."""
     return sorted(load_index())
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_state_dict(path: str | Path, expected: str) -> dict[str, Tensor]:
@@ -162,7 +154,7 @@ def get(name: str | Path, weights: str | Path | None = None) -> tuple[nn.Module,
         raise EdgesegError(f"zoo model {name!r} has no trained weights yet: "
                            f"train it with `edgeseg train {name}` "
                            "and pass the result with weights=")
-    digest = sha256_of(path) if path.is_file() else None
+    digest = sha256_file(path) if path.is_file() else None
     if weights is None and info.sha256 and digest is not None and digest != info.sha256:
         raise EdgesegError(f"{path} has sha256 {digest[:12]}..., the zoo expects {info.sha256[:12]}... "
                            f"for {expected}: the file is corrupted or was replaced; restore it from git")

@@ -8,7 +8,6 @@ a second one stops at once. Either way every sink is closed, so the mp4 plays.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import signal
 import sys
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 from edgeseg.runtime.backend import Backend
 from edgeseg.runtime.results import FrameResult
 from edgeseg.runtime.sources import Frame, ImageGlobSource, ShapesSource, Source, VideoFileSource, open_source
@@ -75,14 +75,6 @@ def zoo_names() -> list[str]:
     return sorted(json.loads(index.read_text(encoding="utf-8"))["models"])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def resolve_model(spec: str) -> Path:
     """A zoo name -> its shipped graph (hash checked against the zoo's onnx.json); a path -> itself."""
     path = Path(spec)
@@ -105,7 +97,7 @@ def resolve_model(spec: str) -> Path:
     index = ZOO_DIR / "onnx.json"
     recorded = json.loads(index.read_text(encoding="utf-8")).get("models", {}) if index.is_file() else {}
     entry = recorded.get(spec)
-    if entry and entry.get("sha256") and entry["sha256"] != _sha256(graph):
+    if entry and entry.get("sha256") and entry["sha256"] != sha256_file(graph):
         raise EdgesegError(f"zoo graph {graph.name} does not match the zoo's recorded sha256 (damaged or "
                            "replaced): reinstall edgeseg or run `edgeseg export --zoo`")
     return graph

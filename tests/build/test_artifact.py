@@ -13,7 +13,6 @@ from edgeseg.build.artifact import (
     mismatch,
     read_sidecar,
     rebuild_reason,
-    sha256_file,
     sidecar_path,
     write_sidecar,
 )
@@ -157,12 +156,3 @@ def test_rebuild_reason(tmp_path):
     assert "another model" in rebuild_reason(engine, CacheKey(meta.model_sha256, "int8", H100), flags)
     engine.write_bytes(b"changed")
     assert rebuild_reason(engine, meta.key, flags) == "the engine file does not match its sidecar's hash"
-
-
-def test_sha256_file_matches_hashlib(tmp_path):
-    import hashlib
-
-    data = bytes(range(256)) * 5000
-    path = tmp_path / "blob"
-    path.write_bytes(data)
-    assert sha256_file(path, chunk=1000) == hashlib.sha256(data).hexdigest()

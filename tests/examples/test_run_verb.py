@@ -19,6 +19,7 @@ from example_helpers import REPO, jsonl, shapes, video_frames
 
 from edgeseg.cli import main
 from edgeseg.data.video import iter_clip_frames
+from edgeseg.hashing import sha256_file
 from edgeseg.runtime import command
 from edgeseg.runtime.backend import TensorSpec
 from edgeseg.runtime.sources import open_source
@@ -87,7 +88,7 @@ def _fake_zoo(tmp_path: Path, graph: Path, monkeypatch, sha: str | None = None) 
     zoo.mkdir()
     (zoo / "zoo.json").write_text(json.dumps({"models": {"tiny": {}, "unexported": {}}}))
     shutil.copy(graph, zoo / "tiny.onnx")
-    recorded = {"tiny": {"sha256": sha or command._sha256(graph)}}
+    recorded = {"tiny": {"sha256": sha or sha256_file(graph)}}
     (zoo / "onnx.json").write_text(json.dumps({"models": recorded}))
     monkeypatch.setattr(command, "ZOO_DIR", zoo)
     return zoo

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 from edgeseg.models import zoo
 
 INDEX = zoo.load_index()
@@ -36,7 +37,7 @@ def test_files_in_zoo_are_indexed_and_small() -> None:
 @pytest.mark.parametrize("name", sorted(n for n, e in INDEX.items() if e.get("weights")))
 def test_committed_weights_match_sha256(name: str) -> None:
     entry = INDEX[name]
-    assert zoo.sha256_of(zoo.ZOO_DIR / entry["weights"]) == entry["sha256"]
+    assert sha256_file(zoo.ZOO_DIR / entry["weights"]) == entry["sha256"]
 
 
 @pytest.mark.parametrize("name", WITH_WEIGHTS)
@@ -66,7 +67,7 @@ def test_own_weights_file_loads(fcn_weights: Path) -> None:
     model, info = zoo.get("fcn_bilinear", fcn_weights)
     expected = torch.load(fcn_weights, weights_only=True)
     assert all(torch.equal(v, expected[k]) for k, v in model.state_dict().items())
-    assert info.sha256 == zoo.sha256_of(fcn_weights)
+    assert info.sha256 == sha256_file(fcn_weights)
 
 
 def test_wrong_architecture_names_file_and_model(fcn_weights: Path) -> None:
