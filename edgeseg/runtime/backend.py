@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from edgeseg.errors import EdgesegError
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -39,3 +41,34 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def check_inputs(
+    batch: Mapping[str, np.ndarray], inputs: list[TensorSpec], holder: str
+) -> dict[str, np.ndarray]:
+    """Names, dtypes and ranks of `batch` against a backend's `inputs`; `holder` is 'graph' or 'engine'.
+
+    Shared so both backends refuse the same mistakes in the same words; each then checks the
+    dimensions against its own limits (fixed graph dims, TensorRT profile ranges).
+    """
+    expected = {s.name for s in inputs}
+    missing, extra = sorted(expected - set(batch)), sorted(set(batch) - expected)
+    if missing or extra:
+        raise EdgesegError(
+            f"inputs do not match the {holder}: missing {missing or 'none'}, unexpected {extra or 'none'}; "
+            f"the {holder} takes {sorted(expected)}"
+        )
+    feed = {}
+    for spec in inputs:
+        value = np.asarray(batch[spec.name])
+        if value.dtype != spec.dtype:
+            raise EdgesegError(
+                f"input {spec.name!r} must be {spec.dtype}, got {value.dtype}: convert it (e.g. .astype)"
+            )
+        if value.ndim != len(spec.shape):
+            raise EdgesegError(
+                f"input {spec.name!r} must have rank {len(spec.shape)} {list(spec.shape)}, "
+                f"got shape {list(value.shape)}"
+            )
+        feed[spec.name] = value
+    return feed

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.errors import EdgesegError
+from edgeseg.runtime.onnx_file import load_onnx
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse_crops
 from edgeseg.runtime.postprocess import Letterbox, MaskCrop, mask_crops
 from edgeseg.runtime.results import FrameResult
@@ -63,16 +64,7 @@ class DeployInfo:
 def read_deploy_info(path: str | Path) -> DeployInfo:
     """The metadata of an exported graph, without loading its weights into a runtime."""
     path = Path(path)
-    if not path.is_file():
-        raise EdgesegError(f"ONNX model {path} not found: check the path or run `edgeseg export` first")
-    try:
-        import onnx
-    except ImportError as exc:
-        raise missing_extra(exc.name or "onnx", "ort") from None
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends
-        raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
+    proto = load_onnx(path, load_external_data=False)
     return DeployInfo.from_props({p.key: p.value for p in proto.metadata_props}, str(path))
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from edgeseg.errors import EdgesegError, missing_extra
-from edgeseg.runtime.backend import TensorSpec
+from edgeseg.runtime.backend import TensorSpec, check_inputs
+from edgeseg.runtime.onnx_file import load_onnx
 
 _ORT_TYPES = {
     "tensor(float)": np.float32,
@@ -56,17 +57,11 @@ class OrtBackend:
         about 2x and the post-processing and overlay 3x slower (docs/demo.md).
         """
         path = Path(model)
-        if not path.is_file():
-            raise EdgesegError(f"ONNX model {path} not found: check the path or run `edgeseg export` first")
+        proto = load_onnx(path)
         try:
-            import onnx
             import onnxruntime as ort
         except ImportError as exc:
             raise missing_extra(exc.name or "onnxruntime", "ort") from None
-        try:
-            proto = onnx.load(str(path))
-        except Exception as exc:  # onnx raises DecodeError and friends
-            raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
@@ -106,25 +101,9 @@ class OrtBackend:
         return list(self._outputs)
 
     def _check(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        expected = {s.name for s in self._inputs}
-        missing, extra = sorted(expected - set(batch)), sorted(set(batch) - expected)
-        if missing or extra:
-            raise EdgesegError(
-                f"inputs do not match the graph: missing {missing or 'none'}, unexpected {extra or 'none'}; "
-                f"the graph takes {sorted(expected)}"
-            )
-        feed = {}
+        feed = check_inputs(batch, self._inputs, "graph")
         for spec in self._inputs:
-            value = np.asarray(batch[spec.name])
-            if value.dtype != spec.dtype:
-                raise EdgesegError(
-                    f"input {spec.name!r} must be {spec.dtype}, got {value.dtype}: convert it (e.g. .astype)"
-                )
-            if value.ndim != len(spec.shape):
-                raise EdgesegError(
-                    f"input {spec.name!r} must have rank {len(spec.shape)} {list(spec.shape)}, "
-                    f"got shape {list(value.shape)}"
-                )
+            value = feed[spec.name]
             for axis, (got, want) in enumerate(zip(value.shape, spec.shape, strict=True)):
                 if isinstance(want, int) and got != want:
                     what = _dim_name(spec, axis)
@@ -136,7 +115,6 @@ class OrtBackend:
                     raise EdgesegError(
                         f"input {spec.name!r}: {what} is {got} but the graph fixes it to {want}: {fix}"
                     )
-            feed[spec.name] = value
         return feed
 
     def infer(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ import numpy as np
 from edgeseg.build.artifact import EngineMetadata, Target, check_engine_matches, read_sidecar, sidecar_path
 from edgeseg.build.trt_compat import load_tensorrt
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.backend import TensorSpec
+from edgeseg.runtime.backend import TensorSpec, check_inputs
 from edgeseg.runtime.cuda import Cuda, open_cuda
 
 if TYPE_CHECKING:
@@ -44,25 +44,9 @@ def check_batch(
     Errors name the input and what to do (rebuild with a larger profile, convert the dtype) instead
     of surfacing as a TensorRT shape error from inside `execute_async_v3`.
     """
-    expected = {s.name for s in inputs}
-    missing, extra = sorted(expected - set(batch)), sorted(set(batch) - expected)
-    if missing or extra:
-        raise EdgesegError(
-            f"inputs do not match the engine: missing {missing or 'none'}, unexpected {extra or 'none'}; "
-            f"the engine takes {sorted(expected)}"
-        )
-    feed = {}
+    feed = check_inputs(batch, inputs, "engine")
     for spec in inputs:
-        value = np.ascontiguousarray(batch[spec.name])
-        if value.dtype != spec.dtype:
-            raise EdgesegError(
-                f"input {spec.name!r} must be {spec.dtype}, got {value.dtype}: convert it (.astype)"
-            )
-        if value.ndim != len(spec.shape):
-            raise EdgesegError(
-                f"input {spec.name!r} must have rank {len(spec.shape)} {list(spec.shape)}, "
-                f"got {list(value.shape)}"
-            )
+        value = feed[spec.name]
         lo, hi = ranges.get(spec.name, (None, None))
         for axis, got in enumerate(value.shape):
             want = spec.shape[axis]
@@ -76,7 +60,7 @@ def check_batch(
                     f"{lo[axis]}..{hi[axis]}: "
                     f"split the batch or rebuild the engine with a wider range{flag}"
                 )
-        feed[spec.name] = value
+        feed[spec.name] = np.ascontiguousarray(value)
     return feed
 
 
