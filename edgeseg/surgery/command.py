@@ -52,16 +52,26 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_parser(
+    subparsers: argparse._SubParsersAction, verb: str, help_text: str, example: str
+) -> argparse.ArgumentParser:
+    """Both verbs share this module's docstring as description and show their example verbatim."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        verb,
+        help=help_text,
+        description=__doc__,
+        epilog=example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """The `patch` verb."""
     from edgeseg.surgery.registry import DEFAULT_PASSES, PASSES
 
-    p = subparsers.add_parser(
-        "patch",
-        help="graph surgery: plugin nodes, foreign patterns, folding",
-        description=__doc__,
-        epilog=EXAMPLE_PATCH,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _add_parser(
+        subparsers, "patch", "graph surgery: plugin nodes, foreign patterns, folding", EXAMPLE_PATCH
     )
     p.add_argument("input", help="ONNX model to patch")
     p.add_argument("-o", "--output", required=True, help="patched ONNX model (written only on success)")
@@ -77,12 +87,11 @@ def register_inspect(subparsers: argparse._SubParsersAction) -> None:
     """The `inspect` verb."""
     from edgeseg.surgery.lint import TARGETS
 
-    p = subparsers.add_parser(
+    p = _add_parser(
+        subparsers,
         "inspect",
-        help="show I/O, ops, plugin nodes and TensorRT lint of an ONNX model",
-        description=__doc__,
-        epilog=EXAMPLE_INSPECT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "show I/O, ops, plugin nodes and TensorRT lint of an ONNX model",
+        EXAMPLE_INSPECT,
     )
     p.add_argument("model", help="ONNX model")
     p.add_argument("--target", choices=TARGETS, default=TARGETS[0], help="TensorRT version to lint for")
