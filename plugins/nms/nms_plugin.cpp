@@ -5,12 +5,10 @@
 #include <NvInferRuntime.h>
 
 #include <cstdint>
-#include <new>
 #include <string>
 
 #include "common/plugin_creators.h"
-#include "common/plugin_fields.h"
-#include "common/plugin_log.h"
+#include "common/plugin_v3.h"
 #include "nms/nms_fields.h"
 #include "nms/nms_kernel.h"
 
@@ -19,6 +17,7 @@ namespace {
 
 using namespace nvinfer1;
 namespace spec = nms_fields;
+constexpr PluginIdentity kIdentity{spec::kPluginName, spec::kPluginVersion, spec::kPluginNamespace};
 
 constexpr int32_t kNumInputs = 2;  // boxes, scores
 
@@ -42,30 +41,9 @@ NmsParams to_params(spec::Fields const& f) {
   return p;
 }
 
-class NmsPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
-                        public IPluginV3OneRuntime {
+class NmsPlugin final : public PluginV3Base<NmsPlugin, spec::Fields> {
  public:
-  explicit NmsPlugin(spec::Fields const& fields) : fields_(fields) {}
-
-  // IPluginV3
-  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
-    switch (type) {
-      case PluginCapabilityType::kCORE:
-        return static_cast<IPluginV3OneCore*>(this);
-      case PluginCapabilityType::kBUILD:
-        return static_cast<IPluginV3OneBuild*>(this);
-      case PluginCapabilityType::kRUNTIME:
-        return static_cast<IPluginV3OneRuntime*>(this);
-    }
-    return nullptr;
-  }
-
-  IPluginV3* clone() noexcept override { return new (std::nothrow) NmsPlugin(fields_); }
-
-  // IPluginV3OneCore
-  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
-  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
-  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
+  explicit NmsPlugin(spec::Fields const& fields) : PluginV3Base(fields, kIdentity) {}
 
   // IPluginV3OneBuild
   int32_t getNbOutputs() const noexcept override { return spec::kNumOutputs; }
@@ -168,57 +146,12 @@ class NmsPlugin final : public IPluginV3, public IPluginV3OneCore, public IPlugi
         static_cast<int32_t*>(outputs[4]), stream);
     return err == cudaSuccess ? 0 : fail(std::string("CUDA launch failed: ") + cudaGetErrorString(err));
   }
-
-  IPluginV3* attachToContext(IPluginResourceContext* /*context*/) noexcept override { return clone(); }
-
-  PluginFieldCollection const* getFieldsToSerialize() noexcept override {
-    return serialized_.set(describe_fields(fields_));
-  }
-
- private:
-  static int32_t fail(std::string const& why) {
-    log_error(spec::kPluginName, why);
-    return -1;
-  }
-
-  spec::Fields fields_;
-  FieldCollection serialized_;
-};
-
-class NmsCreator final : public IPluginCreatorV3One {
- public:
-  NmsCreator() { field_names_.set(describe_fields(defaults_)); }
-
-  IPluginV3* createPlugin(AsciiChar const* /*name*/, PluginFieldCollection const* fc,
-                          TensorRTPhase /*phase*/) noexcept override {
-    try {
-      spec::Fields fields;
-      std::string error;
-      if (!read_fields(fc, fields, error) || !(error = check_fields(fields)).empty()) {
-        log_error(spec::kPluginName, error);
-        return nullptr;
-      }
-      return new NmsPlugin(fields);
-    } catch (...) {
-      log_error(spec::kPluginName, "out of memory creating the plugin");
-      return nullptr;
-    }
-  }
-
-  PluginFieldCollection const* getFieldNames() noexcept override { return &field_names_.collection; }
-  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
-  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
-  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
-
- private:
-  spec::Fields defaults_;
-  FieldCollection field_names_;
 };
 
 }  // namespace
 
 IPluginCreatorV3One& nms_creator() {
-  static NmsCreator creator;
+  static PluginCreatorV3<NmsPlugin, spec::Fields> creator(kIdentity, check_fields);
   return creator;
 }
 

@@ -4,12 +4,10 @@
 #include <NvInferRuntime.h>
 
 #include <cstdint>
-#include <new>
 #include <string>
 
 #include "common/plugin_creators.h"
-#include "common/plugin_fields.h"
-#include "common/plugin_log.h"
+#include "common/plugin_v3.h"
 #include "roi_align/roi_align_fields.h"
 #include "roi_align/roi_align_kernel.h"
 
@@ -18,6 +16,7 @@ namespace {
 
 using namespace nvinfer1;
 namespace spec = roi_align_fields;
+constexpr PluginIdentity kIdentity{spec::kPluginName, spec::kPluginVersion, spec::kPluginNamespace};
 
 // Why the fields cannot run, or "" when they can.
 std::string check_fields(spec::Fields const& f) {
@@ -49,30 +48,9 @@ bool to_dtype(DataType type, DType& out) {
   return false;
 }
 
-class RoiAlignPlugin final : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild,
-                             public IPluginV3OneRuntime {
+class RoiAlignPlugin final : public PluginV3Base<RoiAlignPlugin, spec::Fields> {
  public:
-  explicit RoiAlignPlugin(spec::Fields fields) : fields_(std::move(fields)) {}
-
-  // IPluginV3
-  IPluginCapability* getCapabilityInterface(PluginCapabilityType type) noexcept override {
-    switch (type) {
-      case PluginCapabilityType::kCORE:
-        return static_cast<IPluginV3OneCore*>(this);
-      case PluginCapabilityType::kBUILD:
-        return static_cast<IPluginV3OneBuild*>(this);
-      case PluginCapabilityType::kRUNTIME:
-        return static_cast<IPluginV3OneRuntime*>(this);
-    }
-    return nullptr;
-  }
-
-  IPluginV3* clone() noexcept override { return new (std::nothrow) RoiAlignPlugin(fields_); }
-
-  // IPluginV3OneCore
-  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
-  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
-  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
+  explicit RoiAlignPlugin(spec::Fields fields) : PluginV3Base(std::move(fields), kIdentity) {}
 
   // IPluginV3OneBuild
   int32_t getNbOutputs() const noexcept override { return spec::kNumOutputs; }
@@ -160,12 +138,6 @@ class RoiAlignPlugin final : public IPluginV3, public IPluginV3OneCore, public I
     return err == cudaSuccess ? 0 : fail(std::string("CUDA launch failed: ") + cudaGetErrorString(err));
   }
 
-  IPluginV3* attachToContext(IPluginResourceContext* /*context*/) noexcept override { return clone(); }
-
-  PluginFieldCollection const* getFieldsToSerialize() noexcept override {
-    return serialized_.set(describe_fields(fields_));
-  }
-
  private:
   int32_t levels() const { return static_cast<int32_t>(fields_.spatial_scales.size()); }
   int32_t num_inputs() const { return levels() + 2; }
@@ -182,50 +154,12 @@ class RoiAlignPlugin final : public IPluginV3, public IPluginV3OneCore, public I
     p.canonical_level = fields_.canonical_level;
     return p;
   }
-
-  static int32_t fail(std::string const& why) {
-    log_error(spec::kPluginName, why);
-    return -1;
-  }
-
-  spec::Fields fields_;
-  FieldCollection serialized_;
-};
-
-class RoiAlignCreator final : public IPluginCreatorV3One {
- public:
-  RoiAlignCreator() { field_names_.set(describe_fields(defaults_)); }
-
-  IPluginV3* createPlugin(AsciiChar const* /*name*/, PluginFieldCollection const* fc,
-                          TensorRTPhase /*phase*/) noexcept override {
-    try {
-      spec::Fields fields;
-      std::string error;
-      if (!read_fields(fc, fields, error) || !(error = check_fields(fields)).empty()) {
-        log_error(spec::kPluginName, error);
-        return nullptr;
-      }
-      return new RoiAlignPlugin(std::move(fields));
-    } catch (...) {
-      log_error(spec::kPluginName, "out of memory creating the plugin");
-      return nullptr;
-    }
-  }
-
-  PluginFieldCollection const* getFieldNames() noexcept override { return &field_names_.collection; }
-  AsciiChar const* getPluginName() const noexcept override { return spec::kPluginName; }
-  AsciiChar const* getPluginVersion() const noexcept override { return spec::kPluginVersion; }
-  AsciiChar const* getPluginNamespace() const noexcept override { return spec::kPluginNamespace; }
-
- private:
-  spec::Fields defaults_;
-  FieldCollection field_names_;
 };
 
 }  // namespace
 
 IPluginCreatorV3One& roi_align_creator() {
-  static RoiAlignCreator creator;
+  static PluginCreatorV3<RoiAlignPlugin, spec::Fields> creator(kIdentity, check_fields);
   return creator;
 }
 
