@@ -76,11 +76,15 @@ def test_cpp_field_table_matches_spec(cpp_tables: list[dict], op: str) -> None:
 def test_creator_fields_come_from_the_generated_table(op: str) -> None:
     """The creator advertises and serialises exactly the generated table, never a hand-written list."""
     source = (PLUGINS / op / f"{op}_plugin.cpp").read_text()
+    shared = (PLUGINS / "common" / "plugin_v3.h").read_text()  # the base both plugins and creators use
     assert f'#include "{op}/{op}_fields.h"' in source
-    assert "field_names_.set(describe_fields(defaults_))" in source  # getFieldNames
-    assert "serialized_.set(describe_fields(fields_))" in source  # getFieldsToSerialize
-    assert "read_fields(fc, fields, error)" in source  # createPlugin
-    assert "PluginField(" not in source and "PluginField{" not in source  # no second, manual table
+    assert '#include "common/plugin_v3.h"' in source
+    assert "PluginV3Base<" in source and "PluginCreatorV3<" in source and "spec::Fields>" in source
+    assert "field_names_.set(describe_fields(defaults_))" in shared  # getFieldNames
+    assert "serialized_.set(describe_fields(fields_))" in shared  # getFieldsToSerialize
+    assert "read_fields(fc, fields, error)" in shared  # createPlugin
+    for text in (source, shared):
+        assert "PluginField(" not in text and "PluginField{" not in text  # no second, manual table
 
 
 def _readme_fields(op: str) -> list[tuple[str, str, str]]:
