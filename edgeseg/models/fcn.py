@@ -8,7 +8,7 @@ the max pool found it) and transposed (a learned 4x4 stride-2 transposed convolu
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeseg.data.categories import CATEGORIES
+from edgeseg.models.config import DictConfig
 
 UPSAMPLE_KINDS = ("nearest", "bed_of_nails", "bilinear", "bicubic", "max_unpool", "transposed")
 IMAGE_MEAN = (0.485, 0.456, 0.406)
@@ -23,23 +24,13 @@ IMAGE_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
-class FCNConfig:
+class FCNConfig(DictConfig):
     """The architecture of one FCN zoo entry."""
 
     upsample: str = "bilinear"
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
     num_classes: int = len(CATEGORIES)
     image_size: int = 320
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FCNConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown FCNConfig fields {sorted(unknown)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def bed_of_nails(x: Tensor) -> Tensor:

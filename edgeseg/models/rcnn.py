@@ -8,7 +8,7 @@ a semantic head on the FPN (for panoptic stuff) and a RoI Pool box pooler, switc
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,7 @@ from torchvision.ops.poolers import LevelMapper
 
 from edgeseg.data.categories import CATEGORIES, IGNORE_LABEL, KEYPOINT_NAMES, THINGS
 from edgeseg.models.backbones import slim_fpn_backbone
+from edgeseg.models.config import DictConfig
 
 HEADS = ("box", "mask", "keypoint", "semantic")
 FPN_LEVELS = ["0", "1", "2"]
@@ -34,7 +35,7 @@ IMAGE_STD = [0.229, 0.224, 0.225]
 
 
 @dataclass
-class RCNNConfig:
+class RCNNConfig(DictConfig):
     """Everything that fixes the architecture; stored in the zoo metadata next to the weights."""
 
     heads: list[str] = field(default_factory=lambda: list(HEADS))
@@ -52,16 +53,6 @@ class RCNNConfig:
     rpn_post_nms_test: int = 100
     box_batch_per_image: int = 128
     detections_per_img: int = 50
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RCNNConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown RCNNConfig fields {sorted(unknown)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class MultiScaleRoIPool(nn.Module):

@@ -8,7 +8,7 @@ jittered ground-truth and random boxes, sampled and labelled by torchvision's Ro
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -17,11 +17,12 @@ from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss
 from torchvision.ops import roi_align
 
 from edgeseg.data.categories import THINGS
+from edgeseg.models.config import DictConfig
 from edgeseg.models.rcnn import IMAGE_MEAN, IMAGE_STD, MultiTaskRCNN, RCNNConfig
 
 
 @dataclass
-class BaselineConfig:
+class BaselineConfig(DictConfig):
     crop: int = 32
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
     hidden: int = 128
@@ -30,16 +31,6 @@ class BaselineConfig:
     proposals: int = 100  # RPN proposals classified per image at test time
     jitter_per_box: int = 8
     random_boxes: int = 32
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BaselineConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown BaselineConfig fields {sorted(unknown)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class CropClassifier(nn.Module):
