@@ -12,6 +12,7 @@ from typing import Any
 
 from edgeseg.calibration.ortquant import quantize_graph
 from edgeseg.calibration.ranges import TensorRange
+from edgeseg.surgery.registry import apply
 
 # Feature-map ops only. Quantizing every op onnxruntime can (Add, Mul, Concat, Where, ...) also hits
 # the in-graph box decoding and score arithmetic of detectors, where a U8 step of a 320-pixel range
@@ -22,9 +23,14 @@ CPU_OP_TYPES = ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAvera
 def cpu_int8_graph(
     model: Any, ranges: Mapping[str, TensorRange], keep_fp32: Collection[str] = (), only: Collection[str] = ()
 ) -> Any:
-    """`model` quantized for ORT CPU: convolutions, matrix products and pooling in U8/S8."""
+    """`model` quantized for ORT CPU: convolutions, matrix products and pooling in U8/S8.
+
+    The input normalisation is folded or collapsed into one conv first (surgery's `normalize` pass):
+    in ORT's NHWC layout for QLinearConv its per-channel Sub/Div ops cost more than some quantized
+    convolutions. The pass keeps tensor names, so `ranges` still apply."""
+    normalized, _ = apply(model, ["normalize"])
     return quantize_graph(
-        model,
+        normalized,
         ranges,
         symmetric=False,
         op_types=CPU_OP_TYPES,

@@ -145,7 +145,7 @@ class DeployFCN(DeployModel):
     def __init__(self, model: Any, frame_hw: tuple[int, int]) -> None:
         super().__init__()
         model.eval()
-        self.geometry = fit_geometry(int(model.config.image_size), frame_hw, 8)
+        self.geometry = fit_geometry(int(model.config.image_size), frame_hw, int(model.stride))
         self.model = _with_static_unpool(model, self.geometry.padded_hw)
         # the FCN normalises internally: feed it [0, 1] images, padded with zeros like the eager caller
         self.input = ImageInput(self.geometry, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])

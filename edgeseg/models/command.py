@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (AdamW; default per family)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--images", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--crop", type=int, default=None,
+                   help="train on random square crops of this size (default: 224 for FCNs, full images "
+                        "for detectors)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--val-data", type=Path, default=None,
@@ -55,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model, info = zoo.build(args.name)
     out = args.out or Path("runs") / args.name
-    defaults = {"rcnn": (2e-3, None), "fcn": (5e-3, 160), "rcnn_baseline": (2e-3, None)}
+    defaults = {"rcnn": (2e-3, None), "fcn": (5e-3, 224), "rcnn_baseline": (2e-3, None)}
     lr, crop = defaults[info.family]
+    if args.crop is not None:
+        if info.family != "fcn":
+            raise EdgesegError(f"--crop applies to FCNs only; {args.name} trains on full images")
+        crop = args.crop
     opts = TrainOptions(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size,
                         lr=args.lr or lr, seed=args.seed, resume=args.resume, max_steps=args.max_steps,
                         images=args.images, init=args.init, crop=crop, progress=not args.no_progress)

@@ -1,8 +1,10 @@
 """Semantic FCN: a small encoder-decoder whose upsampling kind is selectable, to compare the six.
 
-Encoder: three conv stages, each followed by a 2x2 max pool that remembers its switches. Decoder:
-three 2x upsamplings of the chosen kind, each followed by adding the encoder feature of that scale
-(a U-Net-style skip) and a 3x3 conv. Kinds: nearest ("nearest-neighbour unpooling"), bed_of_nails
+Encoder: one conv stage per entry of `widths`, each followed by a 2x2 max pool that remembers its
+switches. Decoder: as many 2x upsamplings of the chosen kind, each followed by adding the encoder
+feature of that scale (a U-Net-style skip) and a 3x3 conv. Five stages (stride 32) give the
+bottleneck a receptive field wider than the largest ShapesWorld shape: with three (stride 8) the net
+sees edges but cannot tell a square's interior from a triangle's (IoU near 0 for both). Kinds: nearest ("nearest-neighbour unpooling"), bed_of_nails
 (value in the top-left corner, zeros elsewhere), bilinear, bicubic, max_unpool (value put back where
 the max pool found it) and transposed (a learned 4x4 stride-2 transposed convolution).
 """
@@ -28,7 +30,7 @@ class FCNConfig(DictConfig):
     """The architecture of one FCN zoo entry."""
 
     upsample: str = "bilinear"
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64])
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 96, 128])
     num_classes: int = len(CATEGORIES)
     image_size: int = 320
 
@@ -70,7 +72,8 @@ class Upsample2x(nn.Module):
 
 
 class SemanticFCN(nn.Module):
-    """`model(images)` with images N x 3 x H x W in [0, 1] (H, W multiples of 8) -> N x C x H x W logits."""
+    """`model(images)` with images N x 3 x H x W in [0, 1] (H, W multiples of `stride`) -> N x C x H x W
+    logits."""
 
     mean: Tensor
     std: Tensor
@@ -81,18 +84,20 @@ class SemanticFCN(nn.Module):
         w = config.widths
         self.register_buffer("mean", torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGE_STD).view(1, 3, 1, 1), persistent=False)
-        self.enc = nn.ModuleList([conv_bn(3, w[0]), nn.Sequential(conv_bn(w[0], w[1]), conv_bn(w[1], w[1])),
-                                  nn.Sequential(conv_bn(w[1], w[2]), conv_bn(w[2], w[2]))])
+        self.stride = 2 ** len(w)
+        self.enc = nn.ModuleList([conv_bn(3, w[0])] + [nn.Sequential(conv_bn(w[i - 1], w[i]), conv_bn(w[i], w[i]))
+                                                      for i in range(1, len(w))])
         self.pool = nn.MaxPool2d(2, return_indices=True)
-        self.bottleneck = nn.Sequential(conv_bn(w[2], w[2]), conv_bn(w[2], w[2]))
+        self.bottleneck = nn.Sequential(conv_bn(w[-1], w[-1]), conv_bn(w[-1], w[-1]))
         self.up = nn.ModuleList([Upsample2x(config.upsample, c) for c in w])
-        outs = [w[0], w[0], w[1]]  # decoder level i maps w[i] -> outs[i]
-        self.dec = nn.ModuleList([conv_bn(w[i], outs[i]) for i in range(3)])
+        outs = [w[0]] + list(w[:-1])  # decoder level i maps w[i] -> outs[i], the width one level up
+        self.dec = nn.ModuleList([conv_bn(w[i], outs[i]) for i in range(len(w))])
         self.classifier = nn.Conv2d(w[0], config.num_classes, 1)
 
     def forward(self, images: Tensor) -> Tensor:
-        if images.shape[-1] % 8 or images.shape[-2] % 8:
-            raise ValueError(f"SemanticFCN needs H and W divisible by 8, got {tuple(images.shape[-2:])}")
+        if images.shape[-1] % self.stride or images.shape[-2] % self.stride:
+            raise ValueError(f"SemanticFCN needs H and W divisible by {self.stride}, "
+                             f"got {tuple(images.shape[-2:])}")
         x = (images - self.mean) / self.std
         skips: list[Tensor] = []
         switches: list[Tensor] = []
@@ -102,7 +107,7 @@ class SemanticFCN(nn.Module):
             x, idx = self.pool(x)
             switches.append(idx)
         x = self.bottleneck(x)
-        for i in (2, 1, 0):
+        for i in reversed(range(len(self.up))):
             x = self.up[i](x, switches[i], list(skips[i].shape[-2:]))
             x = self.dec[i](x + skips[i])
         return self.classifier(x)

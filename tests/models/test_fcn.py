@@ -59,9 +59,19 @@ def test_forward_shapes_train_and_eval(kind: str) -> None:
         assert out.shape == (2, 10, 32, 40) and torch.isfinite(out).all()
 
 
-def test_rejects_size_not_divisible_by_8() -> None:
-    with pytest.raises(ValueError, match="divisible by 8"):
-        build_fcn({})(torch.rand(1, 3, 30, 32))
+def test_rejects_size_not_divisible_by_the_stride() -> None:
+    model = build_fcn({})
+    assert model.stride == 32  # five pooling stages by default
+    with pytest.raises(ValueError, match="divisible by 32"):
+        model(torch.rand(1, 3, 48, 64))
+
+
+@pytest.mark.parametrize("widths", [[4, 8], [4, 8, 8, 8, 8]])
+def test_depth_follows_widths(widths: list[int]) -> None:
+    model = build_fcn({"widths": widths})
+    assert len(model.enc) == len(model.up) == len(model.dec) == len(widths)
+    size = 2 ** len(widths)
+    assert model(torch.rand(1, 3, size, 2 * size)).shape == (1, 10, size, 2 * size)
 
 
 def test_unknown_kind() -> None:

@@ -115,15 +115,43 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     ("pads", "mean", "folds"),
     [(0, [0.485, 0.456, 0.406], True), (1, [0.0, 0.0, 0.0], True), (1, [0.485, 0.456, 0.406], False)],
 )
-def test_normalize_folds_only_when_exact(pads: int, mean: list[float], folds: bool) -> None:
+def test_normalize_folds_when_exact_else_collapses(pads: int, mean: list[float], folds: bool) -> None:
     model = _normalize_model(pads, mean)
     patched, notes = apply(model, ["normalize"])
     x = np.random.default_rng(2).uniform(0, 1, (1, 3, 10, 10)).astype(np.float32)
     np.testing.assert_allclose(_run(patched, x), _run(model, x), rtol=1e-5, atol=1e-5)
     counts = op_counts(patched)
-    assert (counts["Sub"] + counts["Div"] == 0) == folds
+    assert counts["Sub"] + counts["Div"] == 0  # folded away, or collapsed into one conv
+    assert counts["Conv"] == (1 if folds else 2)
     if not folds:
-        assert any("zero-pads" in n for n in notes)
+        assert any("zero-pads" in n and "collapsed" in n for n in notes)
+
+
+def test_normalize_walks_through_the_uint8_nhwc_input_of_an_edgeseg_export() -> None:
+    """Transpose -> Cast -> Div 255 -> Sub mean -> Div std -> padded Conv, as DeployModel writes it."""
+    float_model = _normalize_model(1, [0.485, 0.456, 0.406])
+    graph = float_model.graph
+    nodes = [
+        helper.make_node("Transpose", ["frame"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Cast", ["nchw"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["f", "k255"], ["x"]),
+        *graph.node,
+    ]
+    inits = [*graph.initializer, helper.make_tensor("k255", TensorProto.FLOAT, [], [255.0])]
+    model = make_model(
+        nodes,
+        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, 10, 10, 3])],
+        list(graph.output),
+        inits,
+    )
+    patched, _ = apply(model, ["normalize"])
+    assert op_counts(patched)["Conv"] == 2 and op_counts(patched)["Div"] == 0
+    frame = np.random.default_rng(3).integers(0, 256, (1, 10, 10, 3), dtype=np.uint8)
+    run = [
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        for m in (model, patched)
+    ]
+    np.testing.assert_allclose(*(s.run(None, {"frame": frame})[0] for s in run), rtol=1e-5, atol=1e-4)
 
 
 def _models(tv: tuple[Path, np.ndarray], name: str) -> list[onnx.ModelProto]:
