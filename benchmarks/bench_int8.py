@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 
 from edgeseg.calibration.calibrate import calibrate_file
+from edgeseg.calibration.cpu_int8 import cpu_int8_flags
 from edgeseg.calibration.images import GraphInput, list_images, read_rgb
 from edgeseg.calibration.session import make_session
 from edgeseg.errors import EdgesegError
@@ -109,7 +110,10 @@ def main() -> None:
                     "layers": len(trt["precision"]),
                 }
             )
-    print(f"\nORT CPU, {args.threads} threads, median of {args.runs} alternating runs; metrics in points\n")
+    print(f"\nORT CPU, {args.threads} threads, median of {args.runs} alternating runs; metrics in points")
+    print(
+        f"CPU INT8 flags: {', '.join(cpu_int8_flags()) or 'none (no VNNI: INT8 convs are not faster here)'}\n"
+    )
     columns = [
         "graph",
         "FP32 ms",

@@ -7,6 +7,7 @@ median ms per batch for each, the ratio, and the share of the ORT path spent in 
 
     python benchmarks/bench_ort_vs_torch.py --model mask_rcnn --threads 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def median_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
     return 1000 * statistics.median(times)
 
 
-def time_batch(model: torch.nn.Module, backend: OrtBackend, adapter: DeployAdapter, size: int, batch: int,
-               repeats: int) -> tuple[int, float, float, float, float]:
+def time_batch(
+    model: torch.nn.Module, backend: OrtBackend, adapter: DeployAdapter, size: int, batch: int, repeats: int
+) -> tuple[int, float, float, float, float]:
     """(batch, torch ms, ORT + post ms, speed-up, post-processing share %) for one batch size."""
     frames = np.stack([render_image(5, i, size, "val")[0] for i in range(batch)])
     tensors = [torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames]
@@ -91,8 +93,10 @@ def main() -> None:
         size = int(info.input_size)  # type: ignore[attr-defined]
         batches = [int(b) for b in args.batches.split(",")]
         rows = [time_batch(model, backend, adapter, size, b, args.repeats) for b in batches]
-    print(f"model {args.model} ({weights}), {size}x{size} frames, CPU, {args.threads} threads, "
-          f"median of {args.repeats}")
+    print(
+        f"model {args.model} ({weights}), {size}x{size} frames, CPU, {args.threads} threads, "
+        f"median of {args.repeats}"
+    )
     print("| batch | torch eager ms | ORT + numpy post ms | speed-up | post-processing share |")
     print("|---:|---:|---:|---:|---:|")
     for batch, t_torch, t_ort, ratio, share in rows:

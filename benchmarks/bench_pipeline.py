@@ -14,6 +14,7 @@ Rows:
 `--check` exits 1 when a goal is missed; `--spin` turns ONNX Runtime's busy-waiting workers back on
 (to compare). Numbers depend on the machine's load: run it idle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ def backend_only(backend: OrtBackend, inputs: list[dict[str, np.ndarray]]) -> fl
     return len(inputs) / (time.perf_counter() - start)
 
 
-def pipeline_fps(backend: OrtBackend, adapter: TaskAdapter, frames: list[np.ndarray],
-                 sinks: list[str]) -> float:
+def pipeline_fps(
+    backend: OrtBackend, adapter: TaskAdapter, frames: list[np.ndarray], sinks: list[str]
+) -> float:
     """Frames per second through the whole pipeline into `sinks`."""
     start = time.perf_counter()
     stats = Pipeline(IterableSource(frames), model=adapter, backend=backend, sinks=sinks, policy="all").run()
@@ -87,17 +89,25 @@ def stage_times(backend: OrtBackend, adapter: TaskAdapter, frames: list[np.ndarr
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="panoptic_rcnn", help="zoo name or exported .onnx")
     parser.add_argument("--random-init", action="store_true", help="export the zoo architecture untrained")
     parser.add_argument("--frames", type=int, default=40, help="clip length (default 40)")
     parser.add_argument("--size", default="640x480", help="frame WIDTHxHEIGHT (default 640x480)")
-    parser.add_argument("--min-score", type=float, default=0.5,
-                        help="drop weaker detections first, as `edgeseg run --min-score` (default 0.5)")
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=0.5,
+        help="drop weaker detections first, as `edgeseg run --min-score` (default 0.5)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads per op (0: all)")
-    parser.add_argument("--spin", action="store_true",
-                        help="idle ONNX Runtime workers busy-wait (ORT's default; edgeseg turns it off)")
+    parser.add_argument(
+        "--spin",
+        action="store_true",
+        help="idle ONNX Runtime workers busy-wait (ORT's default; edgeseg turns it off)",
+    )
     parser.add_argument("--sinks", default="mp4", help="sinks, comma-separated: mp4, jsonl (default mp4)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args()
@@ -118,17 +128,24 @@ def main() -> int:
     share = (ms["postprocess"] + ms["overlay"]) / sum(ms[k] for k in STEPS)
     ratio = piped / bare
     verdict = {True: "ok", False: "MISSED"}
-    print(f"model {path.name} ({origin}, task {graph.info.task}), {args.frames} frames {width}x{height}, "
-          f"ORT threads {args.threads or 'all'}{' spinning' if args.spin else ''}, "
-          f"min score {args.min_score}, "
-          f"median {ms['instances']:.0f} instances per frame")
-    rows = [("measure", "value", "goal", ""),
-            ("backend only", f"{bare:.2f} FPS", "", ""),
-            (f"pipeline ({args.sinks.replace(',', ' + ')} sink)", f"{piped:.2f} FPS", "", ""),
-            ("pipeline / backend", f"{ratio:.2f}x", f">= {PIPELINE_GOAL:.2f}x",
-             verdict[ratio >= PIPELINE_GOAL]),
-            ("post-processing + overlay share", f"{share:.1%}", f"<= {SHARE_GOAL:.0%}",
-             verdict[share <= SHARE_GOAL])]
+    print(
+        f"model {path.name} ({origin}, task {graph.info.task}), {args.frames} frames {width}x{height}, "
+        f"ORT threads {args.threads or 'all'}{' spinning' if args.spin else ''}, "
+        f"min score {args.min_score}, "
+        f"median {ms['instances']:.0f} instances per frame"
+    )
+    rows = [
+        ("measure", "value", "goal", ""),
+        ("backend only", f"{bare:.2f} FPS", "", ""),
+        (f"pipeline ({args.sinks.replace(',', ' + ')} sink)", f"{piped:.2f} FPS", "", ""),
+        ("pipeline / backend", f"{ratio:.2f}x", f">= {PIPELINE_GOAL:.2f}x", verdict[ratio >= PIPELINE_GOAL]),
+        (
+            "post-processing + overlay share",
+            f"{share:.1%}",
+            f"<= {SHARE_GOAL:.0%}",
+            verdict[share <= SHARE_GOAL],
+        ),
+    ]
     rows += [(f"  {k} (median ms/frame)", f"{ms[k]:.1f}", "", "") for k in STEPS]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:

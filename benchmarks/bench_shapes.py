@@ -7,6 +7,7 @@ only, and the baseline of only PNG-encoding the same number of already-rendered 
 floor any generator writing PNGs pays). CPU seconds are reported beside wall seconds because the
 machine may be shared; the target is 1,000 images of 320x320 in under 60 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--frames", type=int, default=200, help="live clip frames to time")
@@ -63,8 +65,10 @@ def main() -> None:
     for name, count, wall, cpu in rows:
         print(f"| {name} | {count} | {wall:.1f} | {cpu:.1f} | {count / cpu:.0f} | {1000 * cpu / count:.1f} |")
     full = rows[0][3] * 1000 / n
-    print(f"\n1,000 images of {size}x{size}: {full:.0f} s of CPU on one core (target < 60 s); "
-          f"the PNG baseline alone is {rows[2][3] * 1000 / n:.0f} s.")
+    print(
+        f"\n1,000 images of {size}x{size}: {full:.0f} s of CPU on one core (target < 60 s); "
+        f"the PNG baseline alone is {rows[2][3] * 1000 / n:.0f} s."
+    )
 
 
 if __name__ == "__main__":

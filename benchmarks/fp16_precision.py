@@ -52,7 +52,10 @@ def compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict[str,
         agree = compare_detections(ref, got)
         out["matched"] = agree.match_rate
         out["box err"], out["score err"], out["mask err"] = (
-            agree.max_box_error, agree.max_score_error, agree.max_mask_error)
+            agree.max_box_error,
+            agree.max_score_error,
+            agree.max_mask_error,
+        )
         ref = {k: v for k, v in ref.items() if k not in ("boxes", "scores", "classes", "num_dets", "masks")}
     for name, a in ref.items():
         b = got[name]
@@ -75,8 +78,10 @@ def main() -> None:
         size = int(spec.shape[1]) if isinstance(spec.shape[1], int) else 320
         images = [render_image(7, i, size, "val")[0][None] for i in range(args.images)]
         refs = [ref_backend.infer({spec.name: im}) for im in images]
-        print(f"\n{src.name} ({args.images} ShapesWorld val images, {size}x{size}); detections matched "
-              "at IoU 0.9, then max |error|; int outputs: share equal")
+        print(
+            f"\n{src.name} ({args.images} ShapesWorld val images, {size}x{size}); detections matched "
+            "at IoU 0.9, then max |error|; int outputs: share equal"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             variants = {"ORT converter alone": converter_alone(src, Path(tmp) / "alone.onnx")}
             for label, keep in KEEP_SETS.items():

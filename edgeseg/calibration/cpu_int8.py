@@ -8,6 +8,7 @@ over FP32 for ResNet-18). Same measured ranges, asymmetric use of them (`lo`, `h
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from edgeseg.calibration.ortquant import quantize_graph
@@ -38,3 +39,20 @@ def cpu_int8_graph(
         only=only,
         quantize_bias=True,
     )
+
+
+# ONNX Runtime's U8/S8 convolutions outrun FP32 only with one of these (AVX2 alone: measured 0.74-0.79x
+# for ResNet-18, benchmarks/bench_int8_control.py).
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_int8_flags(cpuinfo: str | None = None) -> list[str]:
+    """The CPU's VNNI/AMX flags, from `cpuinfo` text or Linux /proc/cpuinfo (empty when unknown)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8") if cpuinfo is None else cpuinfo
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return [f for f in VNNI_FLAGS if f in flags]

@@ -4,7 +4,8 @@ Encoder: one conv stage per entry of `widths`, each followed by a 2x2 max pool t
 switches. Decoder: as many 2x upsamplings of the chosen kind, each followed by adding the encoder
 feature of that scale (a U-Net-style skip) and a 3x3 conv. Five stages (stride 32) give the
 bottleneck a receptive field wider than the largest ShapesWorld shape: with three (stride 8) the net
-sees edges but cannot tell a square's interior from a triangle's (IoU near 0 for both). Kinds: nearest ("nearest-neighbour unpooling"), bed_of_nails
+sees edges but cannot tell a square's interior from a triangle's (IoU near 0 for both).
+Kinds: nearest ("nearest-neighbour unpooling"), bed_of_nails
 (value in the top-left corner, zeros elsewhere), bilinear, bicubic, max_unpool (value put back where
 the max pool found it) and transposed (a learned 4x4 stride-2 transposed convolution).
 """
@@ -85,8 +86,8 @@ class SemanticFCN(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGE_STD).view(1, 3, 1, 1), persistent=False)
         self.stride = 2 ** len(w)
-        self.enc = nn.ModuleList([conv_bn(3, w[0])] + [nn.Sequential(conv_bn(w[i - 1], w[i]), conv_bn(w[i], w[i]))
-                                                      for i in range(1, len(w))])
+        stages = [nn.Sequential(conv_bn(w[i - 1], w[i]), conv_bn(w[i], w[i])) for i in range(1, len(w))]
+        self.enc = nn.ModuleList([conv_bn(3, w[0]), *stages])
         self.pool = nn.MaxPool2d(2, return_indices=True)
         self.bottleneck = nn.Sequential(conv_bn(w[-1], w[-1]), conv_bn(w[-1], w[-1]))
         self.up = nn.ModuleList([Upsample2x(config.upsample, c) for c in w])

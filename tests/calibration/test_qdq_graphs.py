@@ -146,3 +146,12 @@ def test_cpu_graph_uses_u8_activations_s8_weights_and_runs(calib_set, fcn):
                 and abs(max(r.hi, 0.0) / scale + zero - 255) <= 1
             )
     assert _agreement(calib_set, model, cpu) > 0.9  # a broken graph (see the outlier test) agrees on ~10%
+
+
+def test_cpu_int8_flags_read_vnni_from_cpuinfo() -> None:
+    from edgeseg.calibration.cpu_int8 import cpu_int8_flags
+
+    zen3 = "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma\n"
+    icelake = "processor\t: 0\nflags\t\t: avx2 avx512f avx512_vnni\n"
+    assert cpu_int8_flags(zen3) == []
+    assert cpu_int8_flags(icelake) == ["avx512_vnni"]
