@@ -62,8 +62,9 @@ def test_robot_loop_acts_on_fresh_results_and_holds_on_stale(deploy_graph):
     fresh = run_example("robot_loop.py", *model, "--input", shapes(3), "--budget-ms", "1e6")
     assert fresh.returncode == 0, fresh.stderr
     actions = re.findall(r"^frame \d+: (\w+)", fresh.stdout, re.MULTILINE)
-    assert len(actions) == 3 and set(actions) <= {"search", "follow", "stop"}
-    assert "acted on 3 of 3 results, 0 stale" in fresh.stdout
+    # policy "live" may drop frames when the machine is busy; every delivered result is acted on
+    assert 1 <= len(actions) <= 3 and set(actions) <= {"search", "follow", "stop"}
+    assert f"acted on {len(actions)} of {len(actions)} results, 0 stale" in fresh.stdout
     stale = run_example("robot_loop.py", *model, "--input", shapes(2), "--budget-ms", "0")
     assert stale.returncode == 0, stale.stderr
     assert re.findall(r"^frame \d+: (\w+)", stale.stdout, re.MULTILINE) == ["hold", "hold"]
