@@ -18,7 +18,7 @@ import numpy as np
 
 from edgeseg.calibration.budget import BudgetResult, Builder, fit_budget
 from edgeseg.calibration.cache import write_cache
-from edgeseg.calibration.cpu_int8 import CPU_OP_TYPES, cpu_int8_graph
+from edgeseg.calibration.cpu_int8 import CPU_OP_TYPES, normalize_input, quantize_normalized
 from edgeseg.calibration.evaluate import HeldOut, load_held_out
 from edgeseg.calibration.images import GraphInput, check_all, iter_feeds, list_images
 from edgeseg.calibration.manifest import build_manifest
@@ -190,10 +190,11 @@ def calibrate_file(
     plans = [GraphPlan("trt_qdq", lambda fp32, only: trt_qdq_graph(model, ranges, fp32, only), nodes, keep)]
     if cpu_out is not None:
         cpu_nodes = quantizable_nodes(model, CPU_OP_TYPES)
+        cpu_model = normalize_input(model)  # once: the budget quantizes it again for every candidate
         plans.append(
             GraphPlan(
                 "cpu_int8",
-                lambda fp32, only: cpu_int8_graph(model, ranges, fp32, only),
+                lambda fp32, only: quantize_normalized(cpu_model, ranges, fp32, only),
                 cpu_nodes,
                 recipe.kept(cpu_nodes),
             )

@@ -24,12 +24,25 @@ CPU_OP_TYPES = ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAvera
 def cpu_int8_graph(
     model: Any, ranges: Mapping[str, TensorRange], keep_fp32: Collection[str] = (), only: Collection[str] = ()
 ) -> Any:
-    """`model` quantized for ORT CPU: convolutions, matrix products and pooling in U8/S8.
+    """`model` quantized for ORT CPU: convolutions, matrix products and pooling in U8/S8."""
+    return quantize_normalized(normalize_input(model), ranges, keep_fp32, only)
 
-    The input normalisation is folded or collapsed into one conv first (surgery's `normalize` pass):
-    in ORT's NHWC layout for QLinearConv its per-channel Sub/Div ops cost more than some quantized
-    convolutions. The pass keeps tensor names, so `ranges` still apply."""
-    normalized, _ = apply(model, ["normalize"])
+
+def normalize_input(model: Any) -> Any:
+    """`model` with its input normalisation folded or collapsed into one conv (surgery's `normalize`
+    pass): in ORT's NHWC layout for QLinearConv, per-channel Sub/Div ops cost more than some quantized
+    convolutions. The pass keeps tensor names, so ranges measured on `model` still apply. Callers that
+    quantize one graph many times (the accuracy budget) run this once."""
+    return apply(model, ["normalize"])[0]
+
+
+def quantize_normalized(
+    normalized: Any,
+    ranges: Mapping[str, TensorRange],
+    keep_fp32: Collection[str] = (),
+    only: Collection[str] = (),
+) -> Any:
+    """The U8/S8 quantization of a graph that `normalize_input` has already prepared."""
     return quantize_graph(
         normalized,
         ranges,

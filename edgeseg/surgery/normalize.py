@@ -78,16 +78,17 @@ def _reads_graph_input(graph: gs.Graph, tensor: gs.Tensor) -> bool:
 
 
 def _collapse_to_conv(
-    conv: gs.Node, source: gs.Tensor, a: np.ndarray, b: np.ndarray, dtype: np.dtype
+    graph: gs.Graph, conv: gs.Node, source: gs.Tensor, a: np.ndarray, b: np.ndarray, dtype: np.dtype
 ) -> None:
-    """Make the chain's last tensor (conv's input) the output of one 1x1 conv computing a * source + b."""
+    """Make the chain's last tensor (conv's input) the output of a new 1x1 conv computing a * source + b;
+    `cleanup` then drops the chain."""
     target = conv.inputs[0]
     old = producer(target)
     assert old is not None  # the chain has at least one op
     old.outputs.clear()
     weight = np.diag(a).reshape(len(a), len(a), 1, 1)
     name = f"{conv.name}/input_affine"
-    gs.Node(
+    collapsed = gs.Node(
         "Conv",
         name=name,
         inputs=[
@@ -98,6 +99,7 @@ def _collapse_to_conv(
         outputs=[target],
         attrs={"kernel_shape": [1, 1]},
     )
+    graph.nodes.append(collapsed)
 
 
 def _pads_input(conv: gs.Node) -> bool:
@@ -120,8 +122,7 @@ def run(graph: gs.Graph) -> tuple[gs.Graph, list[str]]:
             notes.append(f"{conv.name}: normalisation not folded: grouped convolution")
             continue
         if _pads_input(conv) and np.any(b != 0):
-            _collapse_to_conv(conv, source, a, b, weight.dtype)
-            graph.nodes.append(producer(conv.inputs[0]))
+            _collapse_to_conv(graph, conv, source, a, b, weight.dtype)
             notes.append(
                 f"{conv.name}: normalisation collapsed into one 1x1 conv, not folded: the conv zero-pads "
                 "its input, and a shift by mean/std is not exact at the borders"

@@ -146,6 +146,9 @@ def test_cpu_graph_uses_u8_activations_s8_weights_and_runs(calib_set, fcn):
                 and abs(max(r.hi, 0.0) / scale + zero - 255) <= 1
             )
     assert _agreement(calib_set, model, cpu) > 0.9  # a broken graph (see the outlier test) agrees on ~10%
+    # the input's Div by 255 went into the first conv (surgery's normalize pass) before quantizing
+    assert any(n.op_type == "Div" for n in model.graph.node)
+    assert not any(n.op_type == "Div" for n in cpu.graph.node)
 
 
 def test_cpu_int8_flags_read_vnni_from_cpuinfo() -> None:
