@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.crop is not None:
         if info.family != "fcn":
             raise EdgesegError(f"--crop applies to FCNs only; {args.name} trains on full images")
+        stride = int(model.stride)  # type: ignore[arg-type]
+        if args.crop <= 0 or args.crop % stride:
+            raise EdgesegError(f"--crop must be a positive multiple of {stride} for {args.name}, "
+                               f"got {args.crop}")
         crop = args.crop
     opts = TrainOptions(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size,
                         lr=args.lr or lr, seed=args.seed, resume=args.resume, max_steps=args.max_steps,

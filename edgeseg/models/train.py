@@ -71,6 +71,9 @@ def random_crop(batch: Batch, size: int, rng: random.Random) -> Batch:
     images, targets = [], []
     for image, t in zip(*batch, strict=True):
         h, w = image.shape[-2:]
+        if size > min(h, w):
+            raise EdgesegError(f"--crop {size} is larger than a {h}x{w} training image: "
+                               f"pass --crop <= {min(h, w)}")
         y, x = rng.randint(0, h - size), rng.randint(0, w - size)
         images.append(image[:, y:y + size, x:x + size])
         targets.append({"semantic": t["semantic"][y:y + size, x:x + size]})

@@ -91,3 +91,10 @@ def test_bad_input_exits_2(tiny: tuple[Path, Path], tmp_path: Path, capsys: pyte
     assert main(["train", "fcn_bilinear", "--data", str(train), "--out", str(tmp_path / "r2"),
                  "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+    assert main(["train", "shapes_rcnn", "--data", str(train), "--crop", "64"]) == 2
+    assert "--crop applies to FCNs only" in capsys.readouterr().err
+    assert main(["train", "fcn_bilinear", "--data", str(train), "--crop", "100"]) == 2
+    assert "positive multiple of 32" in capsys.readouterr().err
+    assert main(["train", "fcn_bilinear", "--data", str(train), "--out", str(tmp_path / "r3"),
+                 "--crop", "4096", "--max-steps", "1", "--no-progress", "--threads", "1"]) == 2
+    assert "larger than a" in capsys.readouterr().err
