@@ -8,20 +8,32 @@ PYTEST_MARKS ?= not slow and not needs_cuda and not needs_trt and not needs_came
 PYTEST_ARGS ?=
 DEMO_DIR ?= out/demo
 DEMO_MODEL ?= panoptic_rcnn
+# Every environment the Makefile makes installs these exact versions; `make lock` updates them on purpose.
+CONSTRAINTS := requirements/constraints.txt
+TEST_EXTRAS := dev,ort,video,train,deploy,rtx
 
-.PHONY: demo test test-slow lint typecheck cuda-check venv demo-venv clean
+.PHONY: demo test test-slow lint typecheck cuda-check venv demo-venv lock clean
 
-$(VENV)/.installed: setup.py pyproject.toml
+$(VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e ".[dev,ort,video,train,deploy]"
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[$(TEST_EXTRAS)]"
 	touch $@
 
-$(DEMO_VENV)/.installed: setup.py pyproject.toml
+$(DEMO_VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_PY) -m pip install -q --upgrade pip setuptools wheel
-	$(DEMO_PY) -m pip install -q -e ".[ort,video]"
+	$(DEMO_PY) -m pip install -q -c $(CONSTRAINTS) -e ".[ort,video]"
 	touch $@
+
+# Re-resolve every pin in a throw-away venv (newest versions setup.py allows, torch kept at its pin)
+# and rewrite $(CONSTRAINTS); review the diff and run `make test` before committing it.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip setuptools wheel
+	.venv-lock/bin/pip install -q -e ".[$(TEST_EXTRAS)]" "torch==2.14.1" "torchvision==0.29.1"
+	{ head -2 $(CONSTRAINTS); .venv-lock/bin/pip freeze --exclude-editable | grep -v '^edgeseg'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .venv-lock
 
 venv: $(VENV)/.installed
 demo-venv: $(DEMO_VENV)/.installed

@@ -39,6 +39,8 @@ EXTRAS = {
     "deploy": ["onnx>=1.16", "onnx-graphsurgeon>=0.5", "onnxruntime>=1.18"],
     # Jetson users get TensorRT from JetPack's apt packages; desktop users from the tensorrt wheel.
     "trt": ["tensorrt>=10.3", "pycuda>=2024.1"],
+    # TensorRT for RTX: desktop RTX GPUs, and an ahead-of-time builder that runs without a GPU.
+    "rtx": ["tensorrt-rtx-cu13-libs>=1.7", "tensorrt-rtx-cu13-bindings>=1.7"],
     "dev": [
         "pytest>=8",
         "pytest-timeout>=2.3",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from edgeseg.errors import EdgesegError
 
 if TYPE_CHECKING:
-    from edgeseg.build import build_engine
+    from edgeseg.engine import build_engine
     from edgeseg.runtime.pipeline import Pipeline
 
 __version__ = "0.1.0"
@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
     """`edgeseg.build_engine` and `edgeseg.Pipeline` load their packages on first use, so a robot that
     only runs engines never imports the build chain, and `import edgeseg` stays cheap."""
     if name == "build_engine":
-        from edgeseg.build import build_engine
+        from edgeseg.engine import build_engine
 
         return build_engine
     if name == "Pipeline":

@@ -23,7 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "patch": ("edgeseg.surgery.command", "graph surgery: plugin nodes, foreign patterns, folding"),
     "inspect": ("edgeseg.surgery.inspect_verb", "an ONNX model's I/O, ops, plugin nodes and TensorRT lint"),
     "calibrate": ("edgeseg.calibration.command", "INT8: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
-    "build": ("edgeseg.build.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX"),
+    "build": ("edgeseg.engine.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX"),
     "run": ("edgeseg.runtime.command", "run a model on a video, camera or stream into mp4/jsonl/display"),
     "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
 }

@@ -68,7 +68,7 @@ def environment() -> tuple[list[Check], Env | None]:
     facts: dict[str, str] = {}
 
     def gpu() -> str:
-        from edgeseg.runtime.cuda import open_cuda
+        from edgeseg.trt.cuda import open_cuda
 
         info = open_cuda().gpu_info()
         major, minor = info.compute_capability
@@ -79,7 +79,7 @@ def environment() -> tuple[list[Check], Env | None]:
         )
 
     def tensorrt() -> str:
-        from edgeseg.build.trt_compat import is_untested, load_tensorrt
+        from edgeseg.trt.compat import is_untested, load_tensorrt
 
         _, caps = load_tensorrt()
         facts["tensorrt"] = caps.version_str
@@ -107,8 +107,8 @@ def plugin_library_check(library: Path | None) -> Check:
     """Load the plugin library and check it registered every creator named in the op specs."""
 
     def load() -> str:
-        from edgeseg.build.plugin_loader import load_plugin_library
         from edgeseg.ops.spec import load_spec
+        from edgeseg.trt.plugin_loader import load_plugin_library
 
         loaded = load_plugin_library(library)
         registered = {(n, v) for n, v, _ in loaded.creators}
@@ -199,8 +199,8 @@ def parity_check(
     """Build `onnx_path` at `precision`, run it and ONNX Runtime on the same inputs, compare, time."""
 
     def run() -> str:
-        from edgeseg.build.builder import BuildOptions, build_onnx
-        from edgeseg.build.parity import compare_outputs, median_latency_ms
+        from edgeseg.engine.builder import BuildOptions, build_onnx
+        from edgeseg.engine.parity import compare_outputs, median_latency_ms
         from edgeseg.runtime.backends.ort import OrtBackend
         from edgeseg.runtime.backends.trt import TrtBackend
 
@@ -251,7 +251,7 @@ def patched(onnx_path: Path, out_dir: Path) -> Path:
 
 def graph_precisions(onnx_path: Path, wanted: list[str]) -> list[str]:
     """Q/DQ graphs build as int8 only, float16 graphs as fp16 only; others as asked."""
-    from edgeseg.build.onnx_info import summarize
+    from edgeseg.engine.onnx_info import summarize
 
     precision = summarize(onnx_path).precision
     if precision.has_qdq:

@@ -23,8 +23,8 @@ parser.add_argument("--run", metavar="SOURCE", help="then stream this source thr
 args = parser.parse_args()
 
 try:
-    from edgeseg.build import build_engine
-    from edgeseg.build.trt_compat import load_tensorrt
+    from edgeseg.engine import build_engine
+    from edgeseg.trt.compat import load_tensorrt
 
     trt, caps = load_tensorrt()  # the clear "TensorRT is not installed" message, before any work
     print(f"TensorRT {trt.__version__}: building {args.model} ({args.precision}) ...")

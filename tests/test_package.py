@@ -37,7 +37,7 @@ def test_build_engine_resolves_lazily_and_says_tensorrt_is_missing(tmp_path):
     code = (
         "import sys, edgeseg\n"
         "fn = edgeseg.build_engine\n"
-        "from edgeseg.build.chain import build_engine\n"
+        "from edgeseg.engine.chain import build_engine\n"
         "assert fn is build_engine\n"
         "print(sorted(m for m in ('torch', 'onnx', 'tensorrt') if m in sys.modules))\n"
         "try:\n"

@@ -117,7 +117,7 @@ def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, bat
 
 
 def export_onnx(name: str | Path, out_dir: str | Path, random_init: bool = False) -> Path:
-    """The build chain's export stage (edgeseg.build.chain): `out_dir/<name>.onnx`, created if needed.
+    """The build chain's export stage (edgeseg.engine.chain): `out_dir/<name>.onnx`, created if needed.
 
     A thin entry point over `export` with the defaults an engine build wants (edgeseg ops, dynamic
     batch, the default opset); random_init exports untrained weights (tests and dry runs only).

@@ -139,7 +139,7 @@ def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[Deplo
     is_engine = path.suffix.lower() == ".engine"
     backend_name = backend_name or ("trt" if is_engine else "ort")
     if backend_name == "trt":
-        from edgeseg.build.trt_compat import load_tensorrt
+        from edgeseg.trt.compat import load_tensorrt
 
         load_tensorrt()  # no TensorRT: say so before anything else
         if not is_engine:

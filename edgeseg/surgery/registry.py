@@ -50,7 +50,7 @@ def apply(model: onnx.ModelProto, names: Sequence[str]) -> tuple[onnx.ModelProto
 
 def patch_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                passes: Sequence[str] = DEFAULT_PASSES) -> Path:
-    """The build chain's surgery stage (edgeseg.build.chain): `src` patched by `passes` into `dst`.
+    """The build chain's surgery stage (edgeseg.engine.chain): `src` patched by `passes` into `dst`.
 
     What `edgeseg patch src -o dst` does, without the printing: the file is checked on loading and
     `dst` is written atomically, only when every pass succeeded. Returns `dst`.

@@ -79,8 +79,8 @@ def test_examples_report_a_bad_model_in_one_line(tmp_path):
 
 
 def test_build_engine_without_tensorrt_says_so(deploy_graph):
-    from edgeseg.build.trt_compat import load_tensorrt
     from edgeseg.errors import EdgesegError
+    from edgeseg.trt.compat import load_tensorrt
 
     try:
         load_tensorrt()

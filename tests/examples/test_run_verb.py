@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, deploy_
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.engine").write_bytes(b"not really an engine")
     if "--backend" in args and "trt" in args:
-        from edgeseg.build.trt_compat import load_tensorrt
+        from edgeseg.trt.compat import load_tensorrt
 
         try:
             load_tensorrt()
@@ -147,7 +147,7 @@ class _StubEngine:
 
 
 def test_engine_adapter_comes_from_the_sidecar():
-    from edgeseg.build.artifact import EngineMetadata, Target
+    from edgeseg.trt.sidecar import EngineMetadata, Target
 
     meta = EngineMetadata("faster_rcnn", "ab" * 32, "fp16", Target("10.3.0", "Orin", (8, 7)),
                           task="detection", classes=["circle", "square"])

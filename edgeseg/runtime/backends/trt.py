@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgeseg.build.artifact import EngineMetadata, Target, check_engine_matches, read_sidecar, sidecar_path
-from edgeseg.build.trt_compat import load_tensorrt
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.backend import TensorSpec, check_inputs
-from edgeseg.runtime.cuda import Cuda, open_cuda
+from edgeseg.trt.compat import load_tensorrt
+from edgeseg.trt.cuda import Cuda, open_cuda
+from edgeseg.trt.sidecar import EngineMetadata, Target, check_engine_matches, read_sidecar, sidecar_path
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -107,7 +107,7 @@ class TrtBackend:
         load_tensorrt()
         import tensorrt as trt
 
-        from edgeseg.build.trt_hooks import logger
+        from edgeseg.trt.hooks import logger
 
         self._cuda: Cuda = open_cuda(cuda_binding, device)
         gpu = self._cuda.gpu_info()
@@ -138,7 +138,7 @@ class TrtBackend:
         recorded = self.metadata.plugin_library_sha256 if self.metadata else None
         if plugin_library is None and recorded is None:
             return
-        from edgeseg.build.plugin_loader import load_plugin_library
+        from edgeseg.trt.plugin_loader import load_plugin_library
 
         loaded = load_plugin_library(Path(plugin_library) if plugin_library else None)
         if recorded and loaded.sha256 != recorded:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgeseg.build.profiles import BatchRange, InputInfo, ShapeRange, profile_shapes
+from edgeseg.engine.profiles import BatchRange, InputInfo, ShapeRange, profile_shapes
 from edgeseg.errors import EdgesegError
 
 IMAGES_DYN = InputInfo("images", ("batch", 3, 320, 320))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from edgeseg.build import trt_compat as tc
 from edgeseg.errors import EdgesegError
+from edgeseg.trt import compat as tc
 
 NO_GRAPH = tc.GraphPrecision(has_fp16=False, has_qdq=False)
 FP16_GRAPH = tc.GraphPrecision(has_fp16=True, has_qdq=False)

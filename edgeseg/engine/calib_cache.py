@@ -15,9 +15,9 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from edgeseg.build.trt_compat import TrtCapabilities, encoded_version
 from edgeseg.calibration.cache import parse_header
 from edgeseg.errors import EdgesegError
+from edgeseg.trt.compat import TrtCapabilities, encoded_version
 
 LOG = logging.getLogger(__name__)
 

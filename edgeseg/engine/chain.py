@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from edgeseg.build.builder import BuildOptions, BuiltEngine, ModelRecord, build_onnx
-from edgeseg.build.onnx_info import summarize
-from edgeseg.build.trt_compat import Precision, load_tensorrt
+from edgeseg.engine.builder import BuildOptions, BuiltEngine, ModelRecord, build_onnx
+from edgeseg.engine.onnx_info import summarize
 from edgeseg.errors import EdgesegError
+from edgeseg.trt.compat import Precision, load_tensorrt
 
 
 class CalibrationOutcome(Protocol):

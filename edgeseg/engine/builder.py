@@ -19,17 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeseg import __version__
-from edgeseg.build.artifact import (
-    CacheKey,
-    EngineMetadata,
-    Target,
-    read_sidecar,
-    rebuild_reason,
-    write_sidecar,
-)
-from edgeseg.build.onnx_info import OnnxSummary, summarize
-from edgeseg.build.profiles import BatchRange, ShapeRange, profile_shapes
-from edgeseg.build.trt_compat import (
+from edgeseg.engine.onnx_info import OnnxSummary, summarize
+from edgeseg.engine.profiles import BatchRange, ShapeRange, profile_shapes
+from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
+from edgeseg.trt.compat import (
     Precision,
     PrecisionPlan,
     TrtCapabilities,
@@ -40,8 +34,14 @@ from edgeseg.build.trt_compat import (
     plan_precision,
     set_builder_flags,
 )
-from edgeseg.errors import EdgesegError
-from edgeseg.hashing import sha256_file
+from edgeseg.trt.sidecar import (
+    CacheKey,
+    EngineMetadata,
+    Target,
+    read_sidecar,
+    rebuild_reason,
+    write_sidecar,
+)
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -105,7 +105,7 @@ def build_flags(
 
 def machine_target(trt_version: str) -> Target:
     """This machine's TensorRT version and GPU (device 0), for cache keys and mismatch checks."""
-    from edgeseg.runtime.cuda import open_cuda
+    from edgeseg.trt.cuda import open_cuda
 
     gpu = open_cuda().gpu_info()
     return Target(tensorrt_version=trt_version, gpu_name=gpu.name, compute_capability=gpu.compute_capability)
@@ -142,7 +142,7 @@ def build_onnx(
 
     plugin_sha = None
     if summary.custom_ops or options.plugin_library:
-        from edgeseg.build.plugin_loader import load_plugin_library
+        from edgeseg.trt.plugin_loader import load_plugin_library
 
         plugin_sha = load_plugin_library(options.plugin_library).sha256
     plan_bytes = _build_serialized(onnx_path, options, plan, profiles, caps)
@@ -181,7 +181,7 @@ def _build_serialized(
     """Parse and build with TensorRT (the only part that needs it)."""
     import tensorrt as trt
 
-    from edgeseg.build.trt_hooks import TqdmProgressMonitor, logger
+    from edgeseg.trt.hooks import TqdmProgressMonitor, logger
 
     builder = trt.Builder(logger())
     network = builder.create_network(network_flags(trt, network_flag_names(caps, plan.strongly_typed)))
@@ -202,7 +202,7 @@ def _build_serialized(
             profile.set_shape(name, trt.Dims(list(rng.min)), trt.Dims(list(rng.opt)), trt.Dims(list(rng.max)))
         config.add_optimization_profile(profile)
     if plan.use_calibration_cache and options.calib_cache is not None:
-        from edgeseg.build.calib_cache import cache_calibrator
+        from edgeseg.engine.calib_cache import cache_calibrator
 
         config.int8_calibrator = cache_calibrator(options.calib_cache, caps)
         if profiles:

@@ -1,6 +1,6 @@
 """The build chain's stages on a zoo model, up to (not including) the TensorRT build.
 
-`edgeseg.build.chain` finds each stage by name (export_onnx, patch_file, convert_fp16); here they
+`edgeseg.engine.chain` finds each stage by name (export_onnx, patch_file, convert_fp16); here they
 are found the same way and run for real on a zoo R-CNN (random weights when the zoo has none yet),
 and each output is checked on ONNX Runtime against the stage before it. The TensorRT build itself
 is not faked: without TensorRT, `build_engine` must stop at that step with its one-line message,
@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import pytest
 
-from edgeseg.build.chain import build_engine, stage
 from edgeseg.calibration.fp16_check import compare_detections
 from edgeseg.data.shapes import render_image
+from edgeseg.engine.chain import build_engine, stage
 from edgeseg.errors import EdgesegError
 
 NAME = "mask_rcnn"  # an R-CNN: its graph has the edgeseg RoIAlign and NMS ops the surgery replaces
@@ -53,7 +53,7 @@ def node_types(path: Path) -> set[tuple[str, str]]:
 
 
 def tensorrt_missing() -> bool:
-    from edgeseg.build.trt_compat import load_tensorrt
+    from edgeseg.trt.compat import load_tensorrt
 
     try:
         load_tensorrt()

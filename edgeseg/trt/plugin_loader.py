@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseg.build.trt_compat import load_tensorrt, plugin_creators
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
+from edgeseg.trt.compat import load_tensorrt, plugin_creators
 
 LOG = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from edgeseg.build.artifact import (
+from edgeseg.errors import EdgesegError
+from edgeseg.trt.sidecar import (
     CacheKey,
     EngineMetadata,
     Target,
@@ -16,7 +17,6 @@ from edgeseg.build.artifact import (
     sidecar_path,
     write_sidecar,
 )
-from edgeseg.errors import EdgesegError
 
 ORIN = Target("10.3.0.30", "Orin", (8, 7))
 H100 = Target("11.1.0.106", "NVIDIA H100 80GB HBM3", (9, 0))

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from edgeseg.build.command import parse_shape
-from edgeseg.build.profiles import ShapeRange
 from edgeseg.doctor import FAIL, PASS, Check, render_table
+from edgeseg.engine.command import parse_shape
+from edgeseg.engine.profiles import ShapeRange
 from edgeseg.errors import EdgesegError
 
 
@@ -83,7 +83,7 @@ def test_zoo_name_needs_the_export_stage(tmp_path, monkeypatch):
 
     if callable(getattr(edgeseg.export, "export_onnx", None)):
         pytest.skip("the export stage exists in this install")
-    from edgeseg.build.chain import build_engine
+    from edgeseg.engine.chain import build_engine
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(EdgesegError, match=r"edgeseg\.export\.export_onnx is not available"):
@@ -109,7 +109,7 @@ def test_render_table_aligns_and_wraps():
 
 
 def test_compare_outputs():
-    from edgeseg.build.parity import compare_outputs
+    from edgeseg.engine.parity import compare_outputs
 
     ref = {"boxes": np.array([[0.0, 1.0], [2.0, 3.0]], np.float32), "classes": np.array([1, 2], np.int32)}
     close = {"boxes": ref["boxes"] + 5e-4, "classes": ref["classes"].copy()}

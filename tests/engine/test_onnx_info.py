@@ -8,8 +8,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from edgeseg.build.onnx_info import summarize  # noqa: E402
-from edgeseg.build.profiles import InputInfo  # noqa: E402
+from edgeseg.engine.onnx_info import summarize  # noqa: E402
+from edgeseg.engine.profiles import InputInfo  # noqa: E402
 from edgeseg.errors import EdgesegError  # noqa: E402
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeseg.build.profiles import Dim, InputInfo
-from edgeseg.build.trt_compat import GraphPrecision
+from edgeseg.engine.profiles import Dim, InputInfo
 from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.trt.compat import GraphPrecision
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 

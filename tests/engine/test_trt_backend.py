@@ -65,7 +65,7 @@ def test_without_tensorrt_the_backend_says_how_to_install(tmp_path):
 
 def test_runtime_backend_imports_neither_torch_nor_tensorrt():
     code = (
-        "import sys, edgeseg.runtime.backends.trt, edgeseg.build, edgeseg.doctor; "
+        "import sys, edgeseg.runtime.backends.trt, edgeseg.engine, edgeseg.doctor; "
         "heavy = ('torch', 'tensorrt', 'onnx', 'pycuda', 'cuda.bindings'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from edgeseg.build.builder import BuildOptions, build_onnx, default_model_name
-from edgeseg.build.onnx_info import ModelFacts, OnnxSummary
-from edgeseg.build.trt_compat import GraphPrecision
+from edgeseg.engine.builder import BuildOptions, build_onnx, default_model_name
+from edgeseg.engine.onnx_info import ModelFacts, OnnxSummary
 from edgeseg.errors import EdgesegError
+from edgeseg.trt.compat import GraphPrecision
 
 
 def summary(name=None):

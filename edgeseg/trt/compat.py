@@ -129,7 +129,7 @@ def network_flags(trt_module: ModuleType, names: tuple[str, ...]) -> int:
 
 @dataclass(frozen=True)
 class GraphPrecision:
-    """What precision the ONNX graph itself carries (read by edgeseg.build.onnx_info)."""
+    """What precision the ONNX graph itself carries (read by edgeseg.engine.onnx_info)."""
 
     has_fp16: bool  # float16 tensors: produced by the FP16 precision pass
     has_qdq: bool  # QuantizeLinear/DequantizeLinear nodes: produced by calibration

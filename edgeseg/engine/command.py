@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgeseg.build.profiles import ShapeRange
+from edgeseg.engine.profiles import ShapeRange
 from edgeseg.errors import EdgesegError
 
 EXAMPLE = """examples:
@@ -31,9 +31,9 @@ def parse_shape(text: str) -> tuple[str, ShapeRange]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeseg.build.builder import BuildOptions
-    from edgeseg.build.chain import build_engine
-    from edgeseg.build.profiles import BatchRange
+    from edgeseg.engine.builder import BuildOptions
+    from edgeseg.engine.chain import build_engine
+    from edgeseg.engine.profiles import BatchRange
 
     if args.calib_cache and args.calib:
         raise EdgesegError("pass either --calib DIR (calibrate now) or --calib-cache FILE, not both")
