@@ -8,8 +8,14 @@ Patterns (each checked in full; anything that differs leaves the graph untouched
   EdgesegRoIAlign over all levels, fed the [R, 5] (batch, x1, y1, x2, y2) RoIs the pattern gathers from.
 * single-class, single-image NonMaxSuppression whose selected box indices (column 2) are consumed only
   through prefixes `keep[:k]` (torchvision's batched_nms with the coordinate trick, then `[:k]`).
-  Becomes EdgesegNMS with max_detections = min(k, max_output_boxes_per_class), the same IoU and score
-  thresholds and no pre-NMS top-k, and `keep = det_indices[0, :num_detections]`.
+  Becomes EdgesegNMS with max_detections = K = min(k, max_output_boxes_per_class), the same IoU and score
+  thresholds and pre_nms_top_k = min(N, 16384) (every candidate, up to the plugin's limit).
+  Where the prefixes are graph outputs, they become fixed K slots (-1 padded, as det_indices) and the
+  count becomes a graph output `<keep>_num_detections`: static shapes, as our own export has, which
+  TensorRT and TrtBackend need. Where the kept indices feed more computation (torchvision gathers
+  proposals and boxes with them), padded slots would change what follows, so there
+  `keep = det_indices[0, :num_detections]` stays a slice by the runtime count (exact, data-dependent;
+  lint's data-dependent-shape rule names it).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import onnx_graphsurgeon as gs
 
 from edgeseg.ops.spec import load_spec
 from edgeseg.surgery.graphs import EDGESEG_DOMAIN, const_value, iter_graphs, producer
-from edgeseg.surgery.plugins import to_plugin
+from edgeseg.surgery.plugins import NMS_MAX_CANDIDATES, nms_cap, to_plugin
 
 # "No score threshold" for EdgesegNMS, which keeps score > threshold and takes finite thresholds only:
 # every finite score passes, as without ONNX's optional score_threshold input (-inf scores would not).
@@ -307,6 +313,7 @@ class NMSMatch:
     keep: gs.Tensor  # 1-D int64 selected box indices
     keep_producer: gs.Node
     values: dict[str, object]
+    static_outputs: list[gs.Tensor]  # graph outputs keep[:k] (when every reader is one), else empty
 
 
 def _unsqueezed(tensor: gs.Tensor, times: int) -> bool:
@@ -390,13 +397,17 @@ def _match_nms(graph: gs.Graph, nms: gs.Node, parents: dict[int, tuple[gs.Node, 
         return f"{where}: kept indices are not only read as keep[:k] with a constant k (count unbounded)"
     iou = float(consts[1].reshape(-1)[0]) if consts[1] is not None else 0.0
     score = float(consts[2].reshape(-1)[0]) if consts[2] is not None else LOWEST_SCORE
+    n = (_skip(inputs[1], ("Unsqueeze", "Cast")).shape or [None])[-1]  # candidates (one class)
     values: dict[str, object] = {
         "score_threshold": score,
         "iou_threshold": iou,
-        "pre_nms_top_k": 0,
+        "pre_nms_top_k": nms_cap(n) if isinstance(n, int) else NMS_MAX_CANDIDATES,
         "max_detections": min(bound, max_per_class),
     }
-    return NMSMatch(graph, nms, keep, keep_node, values)
+    prefixes = [r.outputs[0] for r in keep.outputs]
+    root = id(graph) not in parents
+    static = root and bool(prefixes) and all(any(p is o for o in graph.outputs) for p in prefixes)
+    return NMSMatch(graph, nms, keep, keep_node, values, prefixes if static else [])
 
 
 def _rewrite_nms(m: NMSMatch) -> str:
@@ -437,9 +448,23 @@ def _rewrite_nms(m: NMSMatch) -> str:
         gs.Node("Cast", f"{base}/edgeseg_keep_cast", {"to": onnx.TensorProto.INT64}, [kept32], []),
     ]
     m.keep_producer.outputs.clear()
+    note = f"{plugin.name}: NonMaxSuppression + box-column Gather -> {spec.plugin_name} (max_detections={k})"
+    if m.static_outputs:
+        # fixed slots: keep = det_indices[0] (K, -1 padded), the count a graph output of its own
+        nodes[-3:] = [gs.Node("Cast", f"{base}/edgeseg_keep_cast", {"to": onnx.TensorProto.INT64}, [row], [])]
+        outs[4].name = f"{m.keep.name}_num_detections"
+        outs[4].shape = [1]
+        m.graph.outputs.append(outs[4])
+        m.keep.shape, m.keep.dtype = [k], np.int64
+        for prefix in m.static_outputs:
+            end = _slice_prefix(prefix.inputs[0])
+            prefix.shape, prefix.dtype = [min(k, end if end is not None else k)], np.int64
+        note += f"; {len(m.static_outputs)} output(s) in {k} fixed slots + {outs[4].name!r}"
+    else:
+        note += "; kept indices feed more ops: sliced by the runtime count (data-dependent shape)"
     nodes[-1].outputs.append(m.keep)
     m.graph.nodes.extend(nodes)
-    return f"{plugin.name}: NonMaxSuppression + box-column Gather -> {spec.plugin_name} (max_detections={k})"
+    return note
 
 
 # ----------------------------------------------------------------------------- the pass

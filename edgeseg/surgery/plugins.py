@@ -17,6 +17,20 @@ from edgeseg.errors import EdgesegError
 from edgeseg.ops.spec import OPS, OpSpec, load_spec
 from edgeseg.surgery.graphs import EDGESEG_DOMAIN, iter_graphs
 
+# The EdgesegNMS plugin's limit on candidates per image (plugins/nms: its suppression bitmask holds
+# candidates^2 bits); its configurePlugin refuses a node whose min(pre_nms_top_k, N * C) can exceed it.
+NMS_MAX_CANDIDATES = 16384
+
+
+def nms_cap(candidates: int) -> int:
+    """pre_nms_top_k for at most `candidates` scored (box, class) pairs per image.
+
+    min(candidates, 16384): every candidate while the plugin can take them all, else the 16384 best,
+    which is exact whenever no more than that pass the score threshold. A cap of 0 (keep all) makes the
+    plugin refuse a large head, e.g. COCO's 1000 proposals x 90 classes.
+    """
+    return max(1, min(int(candidates), NMS_MAX_CANDIDATES))
+
 
 def spec_for_onnx_node(domain: str | None, op_type: str) -> OpSpec | None:
     """The spec of an exported (edgeseg-domain, not yet patched) node, or None."""

@@ -132,3 +132,43 @@ def test_nms_prefix_matches_onnx_runtime(tmp_path: Path) -> None:
     got = OrtBackend(tmp_path / "p.onnx").infer({"boxes": boxes, "scores": scores})["top"]
     assert len(ref) == 5
     np.testing.assert_array_equal(got, ref)
+
+
+def test_nms_prefix_output_becomes_fixed_slots_and_a_count(tmp_path: Path) -> None:
+    """keep[:30] as a graph output: 30 static slots (-1 padded) + a count output, equal to ORT's result."""
+    from edgeseg.runtime.backends.ort import OrtBackend
+
+    model = _nms_model(slice_end=30)
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 20, (40, 2)).astype(np.float32)  # crowded: NMS keeps fewer than 30
+    boxes = np.concatenate([xy, xy + rng.uniform(10, 30, (40, 2)).astype(np.float32)], axis=1)
+    scores = rng.permutation(40).astype(np.float32) / 40
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"boxes": boxes, "scores": scores}
+    )[0]
+    patched, notes = apply(model, ["foreign"])
+    outputs = {
+        o.name: [d.dim_value if d.HasField("dim_value") else None for d in o.type.tensor_type.shape.dim]
+        for o in patched.graph.output
+    }
+    assert outputs == {"top": [30], "keep_num_detections": [1]}, notes
+    assert "Slice" not in {n.op_type for n in patched.graph.node if "edgeseg_" in n.name}
+    nms = next(n for n in patched.graph.node if n.op_type == "EdgesegNMS")
+    assert {a.name: a.i for a in nms.attribute}["pre_nms_top_k"] == 16384  # N is symbolic here
+    save_model(patched, tmp_path / "p.onnx")
+    got = OrtBackend(tmp_path / "p.onnx").infer({"boxes": boxes, "scores": scores})
+    n = int(got["keep_num_detections"][0])
+    assert 0 < n == len(ref) < 30
+    np.testing.assert_array_equal(got["top"][:n], ref)
+    assert (got["top"][n:] == -1).all()
+
+
+def test_nms_cap_follows_a_static_candidate_count() -> None:
+    """pre_nms_top_k = min(N, 16384): N when the plugin can take every candidate, else the plugin's limit."""
+    for n, want in ((40, 40), (20000, 16384)):
+        model = _nms_model(slice_end=5)
+        for vi in model.graph.input:
+            vi.type.tensor_type.shape.dim[0].dim_value = n
+        patched, _ = apply(model, ["foreign"])
+        nms = next(node for node in patched.graph.node if node.op_type == "EdgesegNMS")
+        assert {a.name: a.i for a in nms.attribute}["pre_nms_top_k"] == want
