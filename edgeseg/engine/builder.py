@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from edgeseg import __version__
@@ -24,6 +25,7 @@ from edgeseg.engine.profiles import BatchRange, ShapeRange, profile_shapes
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
 from edgeseg.trt.compat import (
+    Flavour,
     Precision,
     PrecisionPlan,
     TrtCapabilities,
@@ -33,6 +35,7 @@ from edgeseg.trt.compat import (
     network_flags,
     plan_precision,
     set_builder_flags,
+    set_compute_capabilities,
 )
 from edgeseg.trt.sidecar import (
     CacheKey,
@@ -55,6 +58,8 @@ class BuildOptions:
     """How to build; everything here except `force`/`progress`/`timing_cache` is recorded in the sidecar."""
 
     precision: Precision = "fp32"
+    flavour: Flavour = "tensorrt"  # "rtx": TensorRT for RTX, built ahead of time for compute_capabilities
+    compute_capabilities: tuple[int, ...] = ()  # e.g. (86, 89, 120); ahead-of-time builds only
     batch: BatchRange | None = None
     shapes: Mapping[str, ShapeRange] = field(default_factory=dict)
     workspace_mb: int | None = None
@@ -111,6 +116,33 @@ def machine_target(trt_version: str) -> Target:
     return Target(tensorrt_version=trt_version, gpu_name=gpu.name, compute_capability=gpu.compute_capability)
 
 
+def build_target(caps: TrtCapabilities, trt_version: str, options: BuildOptions) -> Target:
+    """What the engine is for: named compute capabilities (ahead of time) or this machine's GPU."""
+    if caps.ahead_of_time:
+        if not options.compute_capabilities:
+            raise EdgesegError(
+                f"{caps.name} builds ahead of time for named GPUs: pass --compute-capability, "
+                "e.g. 86,89,120 (RTX 30xx, 40xx, 50xx)"
+            )
+        return Target.ahead_of_time(caps.flavour, trt_version, options.compute_capabilities)
+    if options.compute_capabilities:
+        raise EdgesegError(
+            f"{caps.name} builds for the GPU it runs on: --compute-capability is for --target rtx only"
+        )
+    return machine_target(trt_version)
+
+
+def check_plugin_support(caps: TrtCapabilities, custom_ops: list[str], onnx_path: Path) -> None:
+    """Refuse plugin graphs on a TensorRT that cannot hold plugin layers, before it aborts the process."""
+    if custom_ops and not caps.plugin_layers:
+        raise EdgesegError(
+            f"{onnx_path.name} holds plugin nodes ({', '.join(sorted(set(custom_ops)))}) and "
+            f"{caps.name} takes no custom plugin layers (its parser aborts the process on one): build it "
+            "for TensorRT 10.3+ (`--target tensorrt`); its plugin-free segments are checked by "
+            "`edgeseg.engine.segments`"
+        )
+
+
 def build_onnx(
     onnx_path: str | Path,
     options: BuildOptions | None = None,
@@ -123,13 +155,14 @@ def build_onnx(
     record = record or ModelRecord()
     summary = summarize(onnx_path)
     profiles = profile_shapes(summary.inputs, options.batch, options.shapes)
-    trt_module, caps = load_tensorrt()
+    trt_module, caps = load_tensorrt(options.flavour)
     if is_untested(caps):
-        LOG.warning("TensorRT %s is newer than edgeseg was tested with (10.3 .. 11.x)", caps.version_str)
+        LOG.warning("%s is newer than any edgeseg was tested with", caps.name)
+    check_plugin_support(caps, list(summary.custom_ops), onnx_path)
     plan = plan_precision(caps, options.precision, summary.precision, options.calib_cache is not None)
     calib_sha = sha256_file(options.calib_cache) if options.calib_cache else None
     flags = build_flags(plan, options, profiles, calib_sha)
-    target = machine_target(str(trt_module.__version__))
+    target = build_target(caps, str(trt_module.__version__), options)
     key = CacheKey(model_sha256=sha256_file(onnx_path), precision=options.precision, target=target)
     model_name = record.name or default_model_name(onnx_path, summary)
     engine_path = Path(out_dir or onnx_path.parent) / key.file_name(model_name)
@@ -145,7 +178,7 @@ def build_onnx(
         from edgeseg.trt.plugin_loader import load_plugin_library
 
         plugin_sha = load_plugin_library(options.plugin_library).sha256
-    plan_bytes = _build_serialized(onnx_path, options, plan, profiles, caps)
+    plan_bytes = _build_serialized(trt_module, onnx_path, options, plan, profiles, caps)
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = engine_path.with_name(engine_path.name + ".tmp")
     tmp.write_bytes(plan_bytes)
@@ -171,7 +204,35 @@ def build_onnx(
     return BuiltEngine(engine_path, meta, reused=False)
 
 
+def parse_onnx(trt: ModuleType, caps: TrtCapabilities, onnx_path: Path, strongly_typed: bool) -> Any:
+    """(builder, network, parser) holding the parsed graph; the parser's own messages on failure."""
+    from edgeseg.trt.hooks import logger
+
+    builder = trt.Builder(logger(trt))
+    network = builder.create_network(network_flags(trt, network_flag_names(caps, strongly_typed)))
+    parser = trt.OnnxParser(network, logger(trt))
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(parser_error_text(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EdgesegError(
+            f"{caps.name} cannot parse {onnx_path.name}: {errors}. Plugin nodes need the plugin library "
+            "(edgeseg.plugins) and the patched graph (`edgeseg patch`)"
+        )
+    return builder, network, parser
+
+
+def parser_error_text(error: Any) -> str:
+    """One parser error with the node it names: 'node 12 (/input/Transpose, Transpose): message'."""
+    text = str(error.desc()) if hasattr(error, "desc") else str(error)
+    node = int(error.node()) if hasattr(error, "node") else -1
+    if node < 0:
+        return text
+    name = str(error.node_name()) if hasattr(error, "node_name") else ""
+    op = str(error.node_operator()) if hasattr(error, "node_operator") else ""
+    return f"node {node} ({name}, {op}): {text}"
+
+
 def _build_serialized(
+    trt: ModuleType,
     onnx_path: Path,
     options: BuildOptions,
     plan: PrecisionPlan,
@@ -179,20 +240,12 @@ def _build_serialized(
     caps: TrtCapabilities,
 ) -> bytes:
     """Parse and build with TensorRT (the only part that needs it)."""
-    import tensorrt as trt
+    from edgeseg.trt.hooks import progress_monitor
 
-    from edgeseg.trt.hooks import TqdmProgressMonitor, logger
-
-    builder = trt.Builder(logger())
-    network = builder.create_network(network_flags(trt, network_flag_names(caps, plan.strongly_typed)))
-    parser = trt.OnnxParser(network, logger())
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise EdgesegError(
-            f"TensorRT cannot parse {onnx_path.name}: {errors}. Plugin nodes need the plugin library "
-            "(edgeseg.plugins) and the patched graph (`edgeseg patch`)"
-        )
+    builder, network, _parser = parse_onnx(trt, caps, onnx_path, plan.strongly_typed)
     config = builder.create_builder_config()
+    if caps.ahead_of_time:
+        set_compute_capabilities(config, trt, options.compute_capabilities)
     if options.workspace_mb is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
     set_builder_flags(config, trt, plan.builder_flags)
@@ -209,15 +262,16 @@ def _build_serialized(
             config.set_calibration_profile(profile)
     if options.dla_core is not None:
         _use_dla(builder, config, options.dla_core)
-    _load_timing_cache(config, options.timing_cache)
-    config.progress_monitor = TqdmProgressMonitor(enabled=options.progress)
+    if caps.timing_cache:
+        _load_timing_cache(config, options.timing_cache)
+    config.progress_monitor = progress_monitor(trt, enabled=options.progress)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EdgesegError(
             f"TensorRT could not build an engine from {onnx_path.name}: run with -v to see TensorRT's log "
             "(common causes: too small --workspace, an unsupported layer on DLA, a missing plugin)"
         )
-    if options.timing_cache is not None:
+    if caps.timing_cache and options.timing_cache is not None:
         _save_timing_cache(config, options.timing_cache)
     return bytes(memoryview(serialized))
 

@@ -92,11 +92,11 @@ def build_engine(
             calibration_set_sha256=outcome.calibration_set_sha256,
             accuracy_vs_fp32=outcome.accuracy_vs_fp32,
         )
-    elif precision == "fp16" and not summarize(Path(onnx_path)).precision.has_fp16 and _strongly_typed_only():
+    elif (
+        precision == "fp16"
+        and not summarize(Path(onnx_path)).precision.has_fp16
+        and load_tensorrt(opts.flavour)[1].strongly_typed_only
+    ):
         dst = work / f"{Path(onnx_path).stem.split('.')[0]}.fp16.onnx"
         onnx_path = stage("edgeseg.calibration", "convert_fp16")(Path(onnx_path), dst)
     return build_onnx(onnx_path, opts, out_dir=work, record=record)
-
-
-def _strongly_typed_only() -> bool:
-    return load_tensorrt()[1].strongly_typed_only

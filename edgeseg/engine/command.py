@@ -8,11 +8,15 @@ from pathlib import Path
 
 from edgeseg.engine.profiles import ShapeRange
 from edgeseg.errors import EdgesegError
+from edgeseg.trt.compat import FLAVOURS, parse_compute_capabilities
 
 EXAMPLE = """examples:
   edgeseg build model.trt.onnx --precision fp16 -o engines/
   edgeseg build maskrcnn_shapes --precision int8 --calib frames/ --max-batch 4
-  edgeseg build model.trt.onnx --precision int8 --calib-cache model.calib   (TensorRT 10.x only)"""
+  edgeseg build model.trt.onnx --precision int8 --calib-cache model.calib   (TensorRT 10.x only)
+  edgeseg build fcn_bilinear --target rtx --compute-capability 86,89,120 --precision fp16
+      (TensorRT for RTX, `pip install 'edgeseg[rtx]'`: builds ahead of time on any machine, GPU or
+       not, for RTX 30xx/40xx/50xx; the engine runs there with TensorRT for RTX)"""
 
 
 def parse_shape(text: str) -> tuple[str, ShapeRange]:
@@ -43,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.min_batch or args.opt_batch or args.max_batch:
         opt = args.opt_batch or args.min_batch or 1
         batch = BatchRange(args.min_batch or 1, opt, args.max_batch or opt)
+    if args.compute_capability and args.target != "rtx":
+        raise EdgesegError("--compute-capability needs --target rtx (TensorRT builds for the GPU it runs on)")
     options = BuildOptions(
+        flavour=args.target,
+        compute_capabilities=parse_compute_capabilities(args.compute_capability or ""),
         batch=batch,
         shapes=dict(parse_shape(s) for s in args.shape),
         workspace_mb=args.workspace,
@@ -76,6 +84,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("model", help="zoo model name or ONNX file (model.trt.onnx, model.int8.onnx ...)")
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32")
+    p.add_argument(
+        "--target",
+        choices=FLAVOURS,
+        default="tensorrt",
+        help="tensorrt (default: TensorRT 10.3+, for this GPU) or rtx (TensorRT for RTX, ahead of time)",
+    )
+    p.add_argument(
+        "--compute-capability",
+        metavar="LIST",
+        help="--target rtx: GPUs to build for, e.g. 86,89,120 (RTX 30xx, 40xx, 50xx); no GPU needed",
+    )
     p.add_argument("--calib", help="folder of calibration images: run calibration for --precision int8")
     p.add_argument("--calib-cache", help="TensorRT 10 calibration cache for implicit INT8 (10.x only)")
     p.add_argument("--workspace", type=int, help="workspace memory-pool limit in MB")

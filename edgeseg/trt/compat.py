@@ -1,10 +1,15 @@
-"""The one place where TensorRT versions differ (10.3 .. 10.x and 11.x).
+"""The one place where TensorRT versions and flavours differ (10.3 .. 10.x, 11.x, TensorRT for RTX).
 
 Why one module: TensorRT 11 removed the FP16/INT8 builder flags, calibrators, EXPLICIT_BATCH and
 several `_v2`-renamed attributes, and JetPack 6.0's TensorRT 8.6 lacks IPluginV3 entirely. Every
 such difference is decided here from the version tuple alone, by pure functions returning a
 `TrtCapabilities` object, so the rules are testable without TensorRT; the builder and the runtime
 ask this object instead of checking versions themselves.
+
+TensorRT for RTX (module `tensorrt_rtx`, or `tensorrt_rtx_bindings` from its PyPI wheels) is a third
+flavour with its own version numbers (1.x): strongly typed only, no calibrators, and it builds ahead
+of time for named compute capabilities on any machine, GPU or not; version 1.7 takes no custom plugin
+layers (the ONNX parser aborts right after creating one).
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ if TYPE_CHECKING:
 
 Precision = Literal["fp32", "fp16", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "int8")
+Flavour = Literal["tensorrt", "rtx"]
+FLAVOURS: tuple[Flavour, ...] = ("tensorrt", "rtx")
 MIN_VERSION = (10, 3)
 NEWEST_KNOWN_MAJOR = 11
+RTX_MIN_VERSION = (1, 4)  # the oldest TensorRT for RTX on PyPI with a Python ONNX parser and AOT builds
+RTX_NEWEST_KNOWN = (1, 7)
+RTX_MODULES = ("tensorrt_rtx", "tensorrt_rtx_bindings")  # the metapackage's name, then the wheel's
 
 INSTALL_HINT = (
     "on Jetson use JetPack's python3-libnvinfer (JetPack 6.1/6.2 or newer); "
     "on desktop `pip install tensorrt` (or `pip install 'edgeseg[trt]'`)"
 )
+RTX_INSTALL_HINT = "`pip install 'edgeseg[rtx]'` (TensorRT for RTX: builds ahead of time, GPU or not)"
 
 
 @dataclass(frozen=True)
@@ -39,10 +50,19 @@ class TrtCapabilities:
     strongly_typed_only: bool  # 11+: every network is strongly typed; no precision builder flags
     implicit_int8_calibration: bool  # 10.x: BuilderFlag.INT8 + a calibrator reading a calibration cache
     device_memory_attr: str  # ICudaEngine attribute giving the activation memory size
+    flavour: Flavour = "tensorrt"
+    ahead_of_time: bool = False  # builds for named compute capabilities, not for the local GPU
+    plugin_layers: bool = True  # networks may hold custom (IPluginV3) layers
+    timing_cache: bool = True  # TensorRT for RTX keeps the API but makes it a deprecated no-op
 
     @property
     def version_str(self) -> str:
         return ".".join(str(v) for v in self.version)
+
+    @property
+    def name(self) -> str:
+        """'TensorRT 10.3.0' or 'TensorRT for RTX 1.7.1.116', for messages."""
+        return f"TensorRT{' for RTX' if self.flavour == 'rtx' else ''} {self.version_str}"
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -79,27 +99,105 @@ def capabilities(version: tuple[int, ...]) -> TrtCapabilities:
     )
 
 
+def rtx_capabilities(version: tuple[int, ...]) -> TrtCapabilities:
+    """The capabilities of TensorRT for RTX `version` (its own 1.x numbering)."""
+    if version[:2] < RTX_MIN_VERSION:
+        found = ".".join(str(v) for v in version)
+        raise EdgesegError(
+            f"TensorRT for RTX {found} is too old: edgeseg needs >= {'.'.join(map(str, RTX_MIN_VERSION))}; "
+            + RTX_INSTALL_HINT
+        )
+    return TrtCapabilities(
+        version=version,
+        strongly_typed_only=True,
+        implicit_int8_calibration=False,
+        device_memory_attr="device_memory_size_v2",
+        flavour="rtx",
+        ahead_of_time=True,
+        timing_cache=False,
+        plugin_layers=version[:2] > RTX_NEWEST_KNOWN,  # 1.7 aborts on any plugin layer; newer: try it
+    )
+
+
 def is_untested(caps: TrtCapabilities) -> bool:
-    """True for majors newer than any edgeseg was written against (used for a warning)."""
+    """True for versions newer than any edgeseg was written against (used for a warning)."""
+    if caps.flavour == "rtx":
+        return caps.version[:2] > RTX_NEWEST_KNOWN
     return caps.version[0] > NEWEST_KNOWN_MAJOR
 
 
-def load_tensorrt() -> tuple[ModuleType, TrtCapabilities]:
-    """Import TensorRT lazily and check its version.
+def _import_real(names: tuple[str, ...]) -> ModuleType | None:
+    """The first of `names` that imports as a real TensorRT module (stub-only folders do not count).
 
     The `tensorrt-stubs` package installs a `tensorrt/` folder holding only .pyi files, which Python
     imports as an empty namespace package; that is not TensorRT, so presence of `Builder` is checked.
     """
-    try:
-        module = importlib.import_module("tensorrt")
-    except ImportError as err:
-        raise EdgesegError(f"TensorRT is not installed ({err}): {INSTALL_HINT}") from None
-    if not hasattr(module, "Builder") or not hasattr(module, "__version__"):
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "Builder") and hasattr(module, "__version__"):
+            return module
+    return None
+
+
+def load_tensorrt(flavour: Flavour = "tensorrt") -> tuple[ModuleType, TrtCapabilities]:
+    """Import TensorRT (or TensorRT for RTX) lazily and check its version."""
+    if flavour not in FLAVOURS:
+        raise EdgesegError(f"unknown TensorRT flavour {flavour!r}: use one of {', '.join(FLAVOURS)}")
+    if flavour == "rtx":
+        module = _import_real(RTX_MODULES)
+        if module is None:
+            raise EdgesegError(f"TensorRT for RTX is not installed: {RTX_INSTALL_HINT}")
+        return module, rtx_capabilities(parse_version(str(module.__version__)))
+    module = _import_real(("tensorrt",))
+    if module is None:
         raise EdgesegError(
-            "TensorRT is not installed (only type stubs or an empty `tensorrt` package were found): "
-            + INSTALL_HINT
+            "TensorRT is not installed (no `tensorrt` module, or only its type stubs): " + INSTALL_HINT
         )
     return module, capabilities(parse_version(str(module.__version__)))
+
+
+# --- ahead-of-time targets (TensorRT for RTX) ----------------------------------------------------
+
+
+def parse_compute_capabilities(text: str) -> tuple[int, ...]:
+    """'86,89,120' (also '8.6', 'sm_86', 'SM86') -> (86, 89, 120), sorted and without repeats; '' -> ()."""
+    values = []
+    for part in (p.strip() for p in text.split(",") if text.strip()):
+        match = re.fullmatch(r"(?i)(?:sm_?)?(\d+)(?:\.(\d))?", part)
+        if not match:
+            raise EdgesegError(
+                f"compute capability {part!r} is not a number: write them like 86,89,120 (or 8.6, sm_86)"
+            )
+        major, minor = match.groups()
+        values.append(int(major) * 10 + int(minor) if minor is not None else int(major))
+    return tuple(sorted(set(values)))
+
+
+def offered_compute_capabilities(trt_module: ModuleType) -> tuple[int, ...]:
+    """The capabilities this TensorRT for RTX builds for, read from its ComputeCapability enum."""
+    names = [n for n in dir(trt_module.ComputeCapability) if re.fullmatch(r"SM\d+", n)]
+    return tuple(sorted(int(n[2:]) for n in names))
+
+
+def set_compute_capabilities(
+    config: trt.IBuilderConfig, trt_module: ModuleType, wanted: tuple[int, ...]
+) -> None:
+    """Ask an ahead-of-time builder for code for each of `wanted`; refuse ones it cannot target."""
+    offered = offered_compute_capabilities(trt_module)
+    missing = [cc for cc in wanted if cc not in offered]
+    if not wanted or missing:
+        what = f"SM{', SM'.join(map(str, missing))} not offered" if missing else "none given"
+        raise EdgesegError(
+            f"--compute-capability: {what}; this TensorRT for RTX builds for "
+            f"{', '.join(map(str, offered))} (e.g. --compute-capability 86,89,120)"
+        )
+    config.num_compute_capabilities = len(wanted)  # type: ignore[attr-defined]
+    for index, cc in enumerate(wanted):
+        member = getattr(trt_module.ComputeCapability, f"SM{cc}")
+        config.set_compute_capability(member, index)  # type: ignore[attr-defined]
 
 
 # --- network creation --------------------------------------------------------------------------

@@ -32,15 +32,43 @@ def gpu_slug(gpu_name: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """The machine an engine is for: the TensorRT version and the GPU."""
+    """The machine an engine is for: the TensorRT flavour and version, and the GPU.
 
-    tensorrt_version: str  # full version as TensorRT reports it, e.g. "10.3.0.30"
+    An ahead-of-time engine (TensorRT for RTX) is for no one GPU but for every GPU of the compute
+    capabilities it holds code for: `aot_capabilities` lists them (e.g. (86, 89, 120)), `gpu_name`
+    is empty and `compute_capability` is the lowest of them.
+    """
+
+    tensorrt_version: str  # full version as TensorRT reports it, e.g. "10.3.0.30" (RTX: "1.7.1.116")
     gpu_name: str
     compute_capability: tuple[int, int]
+    flavour: str = "tensorrt"  # "tensorrt" | "rtx"
+    aot_capabilities: tuple[int, ...] = ()
+
+    @classmethod
+    def ahead_of_time(cls, flavour: str, tensorrt_version: str, capabilities: tuple[int, ...]) -> Target:
+        lowest = min(capabilities)
+        return cls(tensorrt_version, "", (lowest // 10, lowest % 10), flavour, tuple(sorted(capabilities)))
+
+    @property
+    def runtime_name(self) -> str:
+        return f"TensorRT{' for RTX' if self.flavour == 'rtx' else ''} {self.tensorrt_version}"
 
     def describe(self) -> str:
+        if self.aot_capabilities:
+            ccs = ", ".join(f"{c // 10}.{c % 10}" for c in self.aot_capabilities)
+            return f"{self.runtime_name} on any GPU of compute capability {ccs}"
         major, minor = self.compute_capability
-        return f"TensorRT {self.tensorrt_version} on {self.gpu_name} (compute capability {major}.{minor})"
+        return f"{self.runtime_name} on {self.gpu_name} (compute capability {major}.{minor})"
+
+    def slug(self) -> str:
+        """The machine part of an engine file name: 'orin-sm87.trt10.3.0' or 'sm86-sm89.rtx1.7.1'."""
+        version = ".".join(self.tensorrt_version.split(".")[:3])
+        runtime = f"{'rtx' if self.flavour == 'rtx' else 'trt'}{version}"
+        if self.aot_capabilities:
+            return "-".join(f"sm{c}" for c in self.aot_capabilities) + "." + runtime
+        major, minor = self.compute_capability
+        return f"{gpu_slug(self.gpu_name)}-sm{major}{minor}.{runtime}"
 
 
 @dataclass(frozen=True)
@@ -54,10 +82,7 @@ class CacheKey:
     def file_name(self, model_name: str) -> str:
         """e.g. 'maskrcnn_shapes.3f2a9c1b0d4e.int8.orin-sm87.trt10.3.0.engine'."""
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name).strip("._") or "model"
-        major, minor = self.target.compute_capability
-        trt = ".".join(self.target.tensorrt_version.split(".")[:3])
-        gpu = f"{gpu_slug(self.target.gpu_name)}-sm{major}{minor}"
-        return f"{stem}.{self.model_sha256[:12]}.{self.precision}.{gpu}.trt{trt}.engine"
+        return f"{stem}.{self.model_sha256[:12]}.{self.precision}.{self.target.slug()}.engine"
 
 
 @dataclass
@@ -86,6 +111,7 @@ class EngineMetadata:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["target"]["compute_capability"] = list(self.target.compute_capability)
+        data["target"]["aot_capabilities"] = list(self.target.aot_capabilities)
         return {"format": SIDECAR_FORMAT, **data}
 
     @classmethod
@@ -100,7 +126,11 @@ class EngineMetadata:
             target = fields.pop("target")
             major, minor = target["compute_capability"]
             fields["target"] = Target(
-                str(target["tensorrt_version"]), str(target["gpu_name"]), (int(major), int(minor))
+                str(target["tensorrt_version"]),
+                str(target["gpu_name"]),
+                (int(major), int(minor)),
+                str(target.get("flavour", "tensorrt")),
+                tuple(int(c) for c in target.get("aot_capabilities", ())),
             )
             return cls(**fields)
         except (KeyError, TypeError, ValueError) as err:
@@ -142,11 +172,20 @@ def mismatch(meta: EngineMetadata, here: Target) -> str | None:
 
     Plans are tied to the exact TensorRT build and to the GPU model: a different patch version or a
     different GPU with the same compute capability can still fail or mis-tune, so all three match.
+    Ahead-of-time (TensorRT for RTX) engines hold code for several capabilities and no one GPU.
     """
     built = meta.target
     problems = []
-    if built.tensorrt_version != here.tensorrt_version:
+    if built.flavour != here.flavour:
+        problems.append(f"built for {built.runtime_name}, loaded with {here.runtime_name}")
+    elif built.tensorrt_version != here.tensorrt_version:
         problems.append(f"TensorRT {built.tensorrt_version} != {here.tensorrt_version}")
+    if built.aot_capabilities:  # an ahead-of-time engine runs on any GPU it holds code for
+        here_cc = here.compute_capability[0] * 10 + here.compute_capability[1]
+        if here_cc not in built.aot_capabilities:
+            major, minor = here.compute_capability
+            problems.append(f"compute capability {major}.{minor} is not among those built for")
+        return "; ".join(problems) or None
     if built.compute_capability != here.compute_capability:
         problems.append(
             "compute capability {}.{} != {}.{}".format(*built.compute_capability, *here.compute_capability)

@@ -74,7 +74,13 @@ def test_sidecar_round_trip(tmp_path):
     assert path == tmp_path / "m.engine.json" == sidecar_path(engine)
     data = json.loads(path.read_text())
     assert data["format"] == "edgeseg.engine/1"
-    target = {"tensorrt_version": "10.3.0.30", "gpu_name": "Orin", "compute_capability": [8, 7]}
+    target = {
+        "tensorrt_version": "10.3.0.30",
+        "gpu_name": "Orin",
+        "compute_capability": [8, 7],
+        "flavour": "tensorrt",
+        "aot_capabilities": [],
+    }
     assert data["target"] == target
     design_fields = (
         "model_name",

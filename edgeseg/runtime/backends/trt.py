@@ -6,8 +6,8 @@ with the next batch's. The caller's thread enqueues (cheap); a worker thread wai
 and hands back the outputs. Before TensorRT sees the plan, the sidecar is checked against this
 machine, so an engine built for another TensorRT or GPU is refused with rebuild advice.
 
-Imports TensorRT and the CUDA binding lazily; the two build modules it uses (version shim, engine
-artifact) are stdlib-only, so the runtime stays torch-free.
+Imports TensorRT (or TensorRT for RTX, as the sidecar says) and the CUDA binding lazily; it stands
+on edgeseg.trt only, never on the builder, so the runtime stays torch-free and build-free.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.backend import TensorSpec, check_inputs
-from edgeseg.trt.compat import load_tensorrt
+from edgeseg.trt.compat import Flavour, load_tensorrt
 from edgeseg.trt.cuda import Cuda, open_cuda
 from edgeseg.trt.sidecar import EngineMetadata, Target, check_engine_matches, read_sidecar, sidecar_path
 
@@ -104,25 +104,30 @@ class TrtBackend:
             raise EdgesegError(f"engine {path} not found: build one with `edgeseg build MODEL --precision P`")
         if in_flight < 1:
             raise EdgesegError(f"in_flight must be >= 1, got {in_flight}")
-        load_tensorrt()
-        import tensorrt as trt
+        # The sidecar names the flavour (TensorRT for RTX engines need its runtime, and an RTX GPU);
+        # a missing TensorRT is reported before a missing sidecar: it is the first thing to fix.
+        has_sidecar = sidecar_path(path).is_file()
+        self.metadata: EngineMetadata | None = read_sidecar(path) if has_sidecar else None
+        flavour: Flavour = "rtx" if self.metadata and self.metadata.target.flavour == "rtx" else "tensorrt"
+        trt_module, _ = load_tensorrt(flavour)
+        if require_sidecar and not has_sidecar:
+            read_sidecar(path)  # raises the error that says how to get one
+        self._trt = trt_module
 
         from edgeseg.trt.hooks import logger
 
         self._cuda: Cuda = open_cuda(cuda_binding, device)
         gpu = self._cuda.gpu_info()
-        here = Target(str(trt.__version__), gpu.name, gpu.compute_capability)
-        self.metadata: EngineMetadata | None = None
-        if require_sidecar or sidecar_path(path).is_file():
-            self.metadata = read_sidecar(path)
+        here = Target(str(trt_module.__version__), gpu.name, gpu.compute_capability, flavour=flavour)
+        if self.metadata is not None:
             check_engine_matches(path, self.metadata, here)
         self._load_plugins(plugin_library)
         with self._cuda.activate():
-            self._runtime = trt.Runtime(logger())
+            self._runtime = trt_module.Runtime(logger(trt_module))
             engine_obj = self._runtime.deserialize_cuda_engine(path.read_bytes())
             if engine_obj is None:
                 raise EdgesegError(
-                    f"TensorRT {trt.__version__} could not load {path.name} (see the log with -v): "
+                    f"TensorRT {trt_module.__version__} could not load {path.name} (see the log with -v): "
                     "rebuild it here with `edgeseg build`"
                 )
             self._engine: trt.ICudaEngine = engine_obj
@@ -149,8 +154,7 @@ class TrtBackend:
             )
 
     def _describe(self) -> tuple[list[TensorSpec], list[TensorSpec], dict[str, MinMax]]:
-        import tensorrt as trt
-
+        trt = self._trt
         inputs, outputs, ranges = [], [], {}
         engine = self._engine
         for i in range(engine.num_io_tensors):
