@@ -28,7 +28,7 @@ class DeployOps(Protocol):
                   canonical_scale: float = 224.0, canonical_level: int = 4) -> Tensor: ...
 
     def nms(self, boxes: Tensor, scores: Tensor, score_threshold: float, iou_threshold: float,
-            max_detections: int) -> NmsOutputs: ...
+            max_detections: int, pre_nms_top_k: int) -> NmsOutputs: ...
 
 
 class EdgesegOps:
@@ -48,11 +48,11 @@ class EdgesegOps:
             canonical_level=int(canonical_level))
 
     def nms(self, boxes: Tensor, scores: Tensor, score_threshold: float, iou_threshold: float,
-            max_detections: int) -> NmsOutputs:
+            max_detections: int, pre_nms_top_k: int) -> NmsOutputs:
         from edgeseg.ops import torch_ops
 
         return torch_ops.nms(boxes, scores, score_threshold=float(score_threshold),
-                             iou_threshold=float(iou_threshold), pre_nms_top_k=0,
+                             iou_threshold=float(iou_threshold), pre_nms_top_k=int(pre_nms_top_k),
                              max_detections=int(max_detections))
 
 
@@ -91,7 +91,10 @@ class OnnxOps:
         return out
 
     def nms(self, boxes: Tensor, scores: Tensor, score_threshold: float, iou_threshold: float,
-            max_detections: int) -> NmsOutputs:
+            max_detections: int, pre_nms_top_k: int) -> NmsOutputs:
+        """As EdgesegOps.nms, except that every passing candidate enters NMS (ONNX NonMaxSuppression
+        has no pre-NMS top-k; a TopK of 16384 would break TensorRT's K < 3840): the two agree
+        whenever at most `pre_nms_top_k` candidates pass the score threshold."""
         batch, n, c = scores.shape
         total = n * c
         if boxes.dim() == 3:

@@ -59,8 +59,12 @@ class ImageInput(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def normalized(self, images: Tensor) -> Tensor:
-        """Frame-sized, normalised float images [B,3,H,W]."""
-        x = images.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        """Frame-sized, normalised float images [B,3,H,W].
+
+        Cast before the transpose: TensorRT's ONNX parser refuses a Transpose of a uint8 tensor (uint8
+        is for network I/O and Casts only), so the first op on the frame must be the Cast to float.
+        """
+        x = images.to(torch.float32).permute(0, 3, 1, 2) / 255.0
         return (x - self.mean) / self.std
 
     def forward(self, images: Tensor) -> Tensor:
@@ -75,9 +79,13 @@ class ImageInput(nn.Module):
 
 
 def labels_to_frame(logits: Tensor, geometry: Geometry) -> Tensor:
-    """Logits over the padded input -> label map [B,H,W] uint8 at frame size (crop, resize, argmax)."""
+    """Logits over the padded input -> label map [B,H,W] uint8 at frame size (crop, resize, argmax).
+
+    The argmax (int64) goes to uint8 through float32: TensorRT casts to uint8 only from float/half,
+    and class indices (< 256) are exact in float32.
+    """
     h, w = geometry.resized_hw
     x = logits[:, :, :h, :w]
     if geometry.resized_hw != geometry.frame_hw:
         x = F.interpolate(x, size=geometry.frame_hw, mode="bilinear", align_corners=False)
-    return x.argmax(1).to(torch.uint8)
+    return x.argmax(1).to(torch.float32).to(torch.uint8)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeseg.export.deploy_ops import DeployOps
+from edgeseg.surgery.plugins import nms_cap
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class StaticRPN(nn.Module):
         onehot = F.one_hot(torch.cat(levels), len(self.anchors_per_level)).to(torch.bool)[None]
         column = prob[:, :, None]
         scores = torch.where(onehot & keep[:, :, None], column, torch.full_like(column, -1.0))
-        _, _, _, indices, num = ops.nms(boxes, scores, -0.5, self.nms_thresh, self.post_nms_top_n)
+        # n candidates in an [n, levels] layout: at most n pass, so a cap of n is exact
+        _, _, _, indices, num = ops.nms(boxes, scores, -0.5, self.nms_thresh, self.post_nms_top_n,
+                                        nms_cap(n))
         picked = indices.clamp(min=0).to(torch.int64)
         proposals = torch.gather(boxes, 1, picked[:, :, None].expand(batch, self.post_nms_top_n, 4))
         valid = torch.arange(self.post_nms_top_n, device=num.device)[None, :] < num[:, None]
@@ -144,7 +147,7 @@ class StaticDetector(nn.Module):
         usable = big_enough(boxes, 1e-2) & valid[:, :, None]
         scores = torch.where(usable, scores, torch.zeros_like(scores))
         det_boxes, det_scores, det_classes, det_indices, num = ops.nms(
-            boxes, scores, self.score_thresh, self.nms_thresh, self.detections)
+            boxes, scores, self.score_thresh, self.nms_thresh, self.detections, nms_cap(p * (c - 1)))
         labels = torch.where(det_classes >= 0, det_classes + 1, torch.zeros_like(det_classes))
         return det_boxes, det_scores, labels.to(torch.int32), det_indices, num
 

@@ -127,13 +127,17 @@ def test_normalize_folds_when_exact_else_collapses(pads: int, mean: list[float],
         assert any("zero-pads" in n and "collapsed" in n for n in notes)
 
 
-def test_normalize_walks_through_the_uint8_nhwc_input_of_an_edgeseg_export() -> None:
-    """Transpose -> Cast -> Div 255 -> Sub mean -> Div std -> padded Conv, as DeployModel writes it."""
+@pytest.mark.parametrize("cast_first", [True, False])
+def test_normalize_walks_through_the_uint8_nhwc_input_of_an_edgeseg_export(cast_first: bool) -> None:
+    """Cast -> Transpose -> Div 255 -> Sub mean -> Div std -> padded Conv, as DeployModel writes it
+    (TensorRT takes no uint8 Transpose), and the older Transpose -> Cast order."""
     float_model = _normalize_model(1, [0.485, 0.456, 0.406])
     graph = float_model.graph
+    first, second = ("Cast", "Transpose") if cast_first else ("Transpose", "Cast")
+    attrs = {"Cast": {"to": TensorProto.FLOAT}, "Transpose": {"perm": [0, 3, 1, 2]}}
     nodes = [
-        helper.make_node("Transpose", ["frame"], ["nchw"], perm=[0, 3, 1, 2]),
-        helper.make_node("Cast", ["nchw"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node(first, ["frame"], ["a"], **attrs[first]),
+        helper.make_node(second, ["a"], ["f"], **attrs[second]),
         helper.make_node("Div", ["f", "k255"], ["x"]),
         *graph.node,
     ]
