@@ -62,6 +62,12 @@ def roi_align(
         )
     if any(not s > 0 for s in p["spatial_scales"]):
         raise EdgesegError(f"roi_align: spatial_scales must be positive, got {p['spatial_scales']}")
+    scales = np.float32(p["spatial_scales"])  # as the plugin's check_fields sees them (float32)
+    if np.any(np.abs(scales[1:] - scales[:-1] * np.float32(0.5)) > np.float32(1e-6) * scales[:-1] * 0.5):
+        raise EdgesegError(
+            f"roi_align: spatial_scales must halve level by level (finest first, e.g. 0.25, 0.125), "
+            f"got {p['spatial_scales']}: the FPN level lookup assumes it"
+        )
     if p["output_height"] < 1 or p["output_width"] < 1:
         raise EdgesegError("roi_align: output_height and output_width must be >= 1")
     if p["mode"] not in (0, 1):

@@ -29,7 +29,8 @@ EDGESEG_C_API int edgeseg_to_host(void* dst, const void* src, size_t bytes) {
 
 EDGESEG_C_API int edgeseg_synchronize() { return cudaDeviceSynchronize(); }
 
-// dtype: 0 float32, 1 float16. All data pointers are device pointers; `stream` a cudaStream_t or null.
+// dtype (features and pooled): 0 float32, 1 float16; rois are float32 always. All data pointers
+// are device pointers; `stream` a cudaStream_t or null.
 EDGESEG_C_API int edgeseg_roi_align(int dtype, int num_levels, const void* const* level_data, const int32_t* heights,
                                     const int32_t* widths, const float* scales, const void* rois,
                                     const int32_t* batch_idx, int num_rois, int batch, int channels,
@@ -54,7 +55,7 @@ EDGESEG_C_API int edgeseg_roi_align(int dtype, int num_levels, const void* const
   params.quantized = quantized;
   params.canonical_scale = canonical_scale;
   params.canonical_level = canonical_level;
-  return edgeseg::launch_roi_align(static_cast<edgeseg::DType>(dtype), levels, rois, batch_idx, num_rois, batch,
+  return edgeseg::launch_roi_align(static_cast<edgeseg::DType>(dtype), levels, static_cast<const float*>(rois), batch_idx, num_rois, batch,
                                    channels, params, pooled, static_cast<cudaStream_t>(stream));
 }
 

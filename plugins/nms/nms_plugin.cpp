@@ -11,6 +11,7 @@
 #include "common/plugin_v3.h"
 #include "nms/nms_fields.h"
 #include "nms/nms_kernel.h"
+#include "nms/nms_rules.h"
 
 namespace edgeseg::trt {
 namespace {
@@ -48,11 +49,11 @@ class NmsPlugin final : public PluginV3Base<NmsPlugin, spec::Fields> {
   // IPluginV3OneBuild
   int32_t getNbOutputs() const noexcept override { return spec::kNumOutputs; }
 
-  int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
+  int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* /*inputTypes*/,
                              int32_t nbInputs) const noexcept override {
     if (nbInputs != kNumInputs || nbOutputs != spec::kNumOutputs) return fail("expects 2 inputs and 5 outputs");
-    outputTypes[0] = inputTypes[0];  // det_boxes
-    outputTypes[1] = inputTypes[1];  // det_scores
+    outputTypes[0] = DataType::kFLOAT;  // det_boxes: float32 whatever the network's precision
+    outputTypes[1] = DataType::kFLOAT;  // det_scores
     outputTypes[2] = DataType::kINT32;  // det_classes
     outputTypes[3] = DataType::kINT32;  // det_indices
     outputTypes[4] = DataType::kINT32;  // num_detections
@@ -91,9 +92,10 @@ class NmsPlugin final : public PluginV3Base<NmsPlugin, spec::Fields> {
     }
     PluginTensorDesc const& desc = inOut[pos].desc;
     if (desc.format != TensorFormat::kLINEAR) return false;
-    if (pos == 0) return desc.type == DataType::kFLOAT || desc.type == DataType::kHALF;
-    if (pos <= 3) return desc.type == inOut[0].desc.type;  // scores, det_boxes, det_scores
-    return desc.type == DataType::kINT32;
+    const IoType type = desc.type == DataType::kFLOAT   ? IoType::kFloat32
+                        : desc.type == DataType::kINT32 ? IoType::kInt32
+                                                        : IoType::kOther;
+    return nms_rules::supports_type(pos, type);  // boxes and scores float32 in and out, the rest int32
   }
 
   int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* /*out*/,
@@ -130,9 +132,10 @@ class NmsPlugin final : public PluginV3Base<NmsPlugin, spec::Fields> {
   int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* /*outputDesc*/,
                   void const* const* inputs, void* const* outputs, void* workspace,
                   cudaStream_t stream) noexcept override {
-    const DataType type = inputDesc[0].type;
-    if (type != DataType::kFLOAT && type != DataType::kHALF) return fail("boxes must be float32 or float16");
-    const DType dtype = type == DataType::kFLOAT ? DType::kFloat32 : DType::kFloat16;
+    if (inputDesc[0].type != DataType::kFLOAT || inputDesc[1].type != DataType::kFLOAT) {
+      return fail("boxes and scores must be float32");
+    }
+    const DType dtype = DType::kFloat32;
     Dims const& scores = inputDesc[1].dims;
     const auto batch = static_cast<int32_t>(scores.d[0]);
     const auto num_boxes = static_cast<int32_t>(scores.d[1]);

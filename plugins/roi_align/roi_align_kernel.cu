@@ -14,7 +14,7 @@ namespace {
 namespace m = roi_align_math;
 
 template <typename T>
-__global__ void roi_align_kernel(RoiAlignLevels levels, const T* rois, const int32_t* batch_idx, int32_t num_rois,
+__global__ void roi_align_kernel(RoiAlignLevels levels, const float* rois, const int32_t* batch_idx, int32_t num_rois,
                                  int32_t batch, int32_t channels, RoiAlignParams p, int32_t first_level, T* pooled) {
   const long long total = static_cast<long long>(num_rois) * channels * p.output_height * p.output_width;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
@@ -27,7 +27,7 @@ __global__ void roi_align_kernel(RoiAlignLevels levels, const T* rois, const int
     float value = 0.0f;
     if (b >= 0 && b < batch) {
       float roi[4];
-      for (int k = 0; k < 4; ++k) roi[k] = static_cast<float>(rois[r * 4 + k]);
+      for (int k = 0; k < 4; ++k) roi[k] = rois[r * 4 + k];
       const int level = m::roi_level_index(roi, p.canonical_scale, p.canonical_level, first_level, levels.count);
       const int height = levels.height[level];
       const int width = levels.width[level];
@@ -47,7 +47,7 @@ __global__ void roi_align_kernel(RoiAlignLevels levels, const T* rois, const int
 }
 
 template <typename T>
-cudaError_t launch_typed(const RoiAlignLevels& levels, const void* rois, const int32_t* batch_idx, int32_t num_rois,
+cudaError_t launch_typed(const RoiAlignLevels& levels, const float* rois, const int32_t* batch_idx, int32_t num_rois,
                          int32_t batch, int32_t channels, const RoiAlignParams& params, void* pooled,
                          cudaStream_t stream) {
   const long long total = static_cast<long long>(num_rois) * channels * params.output_height * params.output_width;
@@ -56,14 +56,14 @@ cudaError_t launch_typed(const RoiAlignLevels& levels, const void* rois, const i
   constexpr long long kMaxBlocks = 1 << 20;  // the grid-stride loop covers the rest
   const unsigned int blocks = blocks_for(total < kThreads * kMaxBlocks ? total : kThreads * kMaxBlocks, kThreads);
   const int first_level = m::first_level_of_scale(levels.scale[0]);
-  roi_align_kernel<T><<<blocks, kThreads, 0, stream>>>(levels, static_cast<const T*>(rois), batch_idx, num_rois,
+  roi_align_kernel<T><<<blocks, kThreads, 0, stream>>>(levels, rois, batch_idx, num_rois,
                                                        batch, channels, params, first_level, static_cast<T*>(pooled));
   return cudaGetLastError();
 }
 
 }  // namespace
 
-cudaError_t launch_roi_align(DType dtype, const RoiAlignLevels& levels, const void* rois, const int32_t* batch_idx,
+cudaError_t launch_roi_align(DType dtype, const RoiAlignLevels& levels, const float* rois, const int32_t* batch_idx,
                              int32_t num_rois, int32_t batch, int32_t channels, const RoiAlignParams& params,
                              void* pooled, cudaStream_t stream) {
   if (levels.count < 1 || levels.count > kRoiAlignMaxLevels || params.output_height < 1 || params.output_width < 1) {

@@ -7,12 +7,10 @@
 #include <cstdint>
 
 #include "common/dtype.h"
+#include "roi_align/roi_align_rules.h"  // kRoiAlignMaxLevels
 #include "roi_align/roi_align_cpu.h"  // RoiAlignParams: the op's fields, shared with the CPU twin
 
 namespace edgeseg {
-
-// Feature maps beyond this many levels are refused by the plugin (FPNs use 4 or 5).
-constexpr int32_t kRoiAlignMaxLevels = 8;
 
 // Device pointers and sizes of the feature levels, finest first; all share batch and channels.
 struct RoiAlignLevels {
@@ -24,10 +22,10 @@ struct RoiAlignLevels {
 };
 
 // pooled[r, c, ph, pw] for every RoI r (params validated by the caller): `rois` is [num_rois, 4]
-// (x1, y1, x2, y2, element type = dtype), `batch_idx` is [num_rois] int32 (a RoI whose index is
-// outside [0, batch) pools zeros), `pooled` is [num_rois, channels, output_height, output_width].
+// float32 (x1, y1, x2, y2) whatever `dtype` is (half box corners move bins), `batch_idx` is [num_rois] int32 (a RoI whose index is
+// outside [0, batch) pools zeros), `pooled` is [num_rois, channels, output_height, output_width] in dtype, like the features.
 // Asynchronous on `stream`.
-cudaError_t launch_roi_align(DType dtype, const RoiAlignLevels& levels, const void* rois, const int32_t* batch_idx,
+cudaError_t launch_roi_align(DType dtype, const RoiAlignLevels& levels, const float* rois, const int32_t* batch_idx,
                              int32_t num_rois, int32_t batch, int32_t channels, const RoiAlignParams& params,
                              void* pooled, cudaStream_t stream);
 

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/plugin_creators.h"
 #include "common/plugin_v3.h"
 #include "roi_align/roi_align_fields.h"
 #include "roi_align/roi_align_kernel.h"
+#include "roi_align/roi_align_rules.h"
 
 namespace edgeseg::trt {
 namespace {
@@ -18,22 +20,19 @@ using namespace nvinfer1;
 namespace spec = roi_align_fields;
 constexpr PluginIdentity kIdentity{spec::kPluginName, spec::kPluginVersion, spec::kPluginNamespace};
 
-// Why the fields cannot run, or "" when they can.
-std::string check_fields(spec::Fields const& f) {
-  if (f.output_height < 1 || f.output_width < 1) return "output_height and output_width must be >= 1";
-  if (f.sampling_ratio < 0) return "sampling_ratio must be >= 0 (0 = adaptive)";
-  if ((f.aligned != 0 && f.aligned != 1) || (f.quantized != 0 && f.quantized != 1)) {
-    return "aligned and quantized must be 0 or 1";
-  }
-  if (f.mode != 0 && f.mode != 1) return "mode must be 0 (avg) or 1 (max)";
-  if (f.spatial_scales.empty() || f.spatial_scales.size() > static_cast<size_t>(kRoiAlignMaxLevels)) {
-    return "spatial_scales needs 1 to " + std::to_string(kRoiAlignMaxLevels) + " levels";
-  }
-  for (float s : f.spatial_scales) {
-    if (!(s > 0.0f)) return "every spatial_scales entry must be > 0";
-  }
-  if (!(f.canonical_scale > 0.0f)) return "canonical_scale must be > 0";
-  return "";
+// nvinfer1::DataType as the TensorRT-free rules (roi_align_rules.h) see it.
+IoType io_type(DataType type) {
+  if (type == DataType::kFLOAT) return IoType::kFloat32;
+  if (type == DataType::kHALF) return IoType::kFloat16;
+  if (type == DataType::kINT32) return IoType::kInt32;
+  return IoType::kOther;
+}
+
+IoDims io_dims(Dims const& dims) {
+  IoDims out;
+  out.rank = dims.nbDims < 0 || dims.nbDims > 8 ? -1 : dims.nbDims;
+  for (int32_t i = 0; i < out.rank; ++i) out.d[i] = dims.d[i];
+  return out;
 }
 
 bool to_dtype(DataType type, DType& out) {
@@ -85,19 +84,18 @@ class RoiAlignPlugin final : public PluginV3Base<RoiAlignPlugin, spec::Fields> {
     if (nbInputs != num_inputs() || nbOutputs != 1 || pos < 0 || pos >= nbInputs + nbOutputs) return false;
     PluginTensorDesc const& desc = inOut[pos].desc;
     if (desc.format != TensorFormat::kLINEAR) return false;
-    if (pos == levels() + 1) return desc.type == DataType::kINT32;  // batch_idx
-    if (pos == 0) return desc.type == DataType::kFLOAT || desc.type == DataType::kHALF;
-    return desc.type == inOut[0].desc.type;  // other levels, rois, pooled
+    // Features and pooled float32 or float16 (all alike); rois float32; batch_idx int32.
+    return roi_align_rules::supports_type(pos, levels(), io_type(desc.type), io_type(inOut[0].desc.type));
   }
 
   int32_t configurePlugin(DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out,
                           int32_t nbOutputs) noexcept override {
     if (nbInputs != num_inputs() || nbOutputs != 1) return fail("wrong number of inputs or outputs");
-    for (int32_t l = 1; l < levels(); ++l) {
-      if (in[l].desc.dims.nbDims != 4) return fail("every feature level must be [B, C, H, W]");
-    }
-    Dims const& rois = in[levels()].desc.dims;
-    if (rois.nbDims != 2 || (rois.d[1] != 4 && rois.d[1] != -1)) return fail("rois must be [R, 4]");
+    std::vector<IoDims> features;
+    for (int32_t l = 0; l < levels(); ++l) features.push_back(io_dims(in[l].desc.dims));
+    const std::string why = roi_align_rules::check_shapes(features.data(), levels(), io_dims(in[levels()].desc.dims),
+                                                          io_dims(in[levels() + 1].desc.dims));
+    if (!why.empty()) return fail(why);
     return out[0].desc.dims.nbDims == 4 ? 0 : fail("pooled must be rank 4");
   }
 
@@ -110,12 +108,11 @@ class RoiAlignPlugin final : public PluginV3Base<RoiAlignPlugin, spec::Fields> {
   int32_t onShapeChange(PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const* /*out*/,
                         int32_t nbOutputs) noexcept override {
     if (nbInputs != num_inputs() || nbOutputs != 1) return fail("wrong number of inputs or outputs");
-    for (int32_t l = 1; l < levels(); ++l) {
-      if (in[l].dims.d[0] != in[0].dims.d[0] || in[l].dims.d[1] != in[0].dims.d[1]) {
-        return fail("all feature levels need the same batch and channels");
-      }
-    }
-    return in[levels()].dims.d[1] == 4 ? 0 : fail("rois must be [R, 4]");
+    std::vector<IoDims> features;
+    for (int32_t l = 0; l < levels(); ++l) features.push_back(io_dims(in[l].dims));
+    const std::string why = roi_align_rules::check_shapes(features.data(), levels(), io_dims(in[levels()].dims),
+                                                          io_dims(in[levels() + 1].dims));
+    return why.empty() ? 0 : fail(why);
   }
 
   int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* /*outputDesc*/,
@@ -132,7 +129,7 @@ class RoiAlignPlugin final : public PluginV3Base<RoiAlignPlugin, spec::Fields> {
       maps.scale[l] = fields_.spatial_scales[static_cast<size_t>(l)];
     }
     const cudaError_t err = launch_roi_align(
-        dtype, maps, inputs[levels()], static_cast<int32_t const*>(inputs[levels() + 1]),
+        dtype, maps, static_cast<float const*>(inputs[levels()]), static_cast<int32_t const*>(inputs[levels() + 1]),
         static_cast<int32_t>(inputDesc[levels()].dims.d[0]), static_cast<int32_t>(inputDesc[0].dims.d[0]),
         static_cast<int32_t>(inputDesc[0].dims.d[1]), params(), outputs[0], stream);
     return err == cudaSuccess ? 0 : fail(std::string("CUDA launch failed: ") + cudaGetErrorString(err));
@@ -159,7 +156,7 @@ class RoiAlignPlugin final : public PluginV3Base<RoiAlignPlugin, spec::Fields> {
 }  // namespace
 
 IPluginCreatorV3One& roi_align_creator() {
-  static PluginCreatorV3<RoiAlignPlugin, spec::Fields> creator(kIdentity, check_fields);
+  static PluginCreatorV3<RoiAlignPlugin, spec::Fields> creator(kIdentity, roi_align_rules::check_fields);
   return creator;
 }
 

@@ -45,6 +45,8 @@ def build_library(out_dir: Path) -> Path:
         "-Xcompiler",
         "-fPIC",
         "-fmad=false",
+        "-Xcompiler",
+        "-fvisibility=hidden",  # as the CMake build: only the edgeseg_* C API is exported
         "-arch=native",
         "-I",
         str(REPO / "plugins"),
@@ -94,12 +96,12 @@ class Kernels:
     def roi_align(
         self, features: Sequence[np.ndarray], rois: np.ndarray, batch_idx: np.ndarray, **p: Any
     ) -> np.ndarray:
-        """pooled [R, C, oh, ow] in the features' dtype; `p` holds every field (spec names)."""
+        """pooled [R, C, oh, ow] in the features' dtype (rois go in as float32, as the plugin takes them)."""
         dtype = features[0].dtype
         batch, channels = features[0].shape[:2]
         num = len(features)
         ptrs = [self.upload(f) for f in features]
-        d_rois = self.upload(rois.astype(dtype))
+        d_rois = self.upload(rois.astype(np.float32))
         d_idx = self.upload(batch_idx.astype(np.int32))
         shape = (rois.shape[0], channels, p["output_height"], p["output_width"])
         d_out = self.alloc(int(np.prod(shape)) * dtype.itemsize)
