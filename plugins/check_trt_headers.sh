@@ -23,11 +23,15 @@ for src in roi_align/roi_align_plugin.cpp nms/nms_plugin.cpp common/plugin_log.c
 done
 g++ "${CXX_FLAGS[@]}" -DEDGESEG_STATIC_REGISTRATION -c plugins/common/plugin_registration.cpp -o "$OUT/static_reg.o"
 for cu in roi_align/roi_align_kernel.cu nms/nms_kernel.cu; do
-  nvcc -std=c++17 -O2 -Xcompiler -fPIC -fmad=false -arch=sm_87 -I plugins -c "plugins/$cu" -o "$OUT/$(basename "$cu").o"
+  nvcc -std=c++17 -O2 -Xcompiler -fPIC,-fvisibility=hidden -fmad=false -arch=sm_87 -I plugins -c "plugins/$cu" -o "$OUT/$(basename "$cu").o"
   objs+=("$OUT/$(basename "$cu").o")
 done
 g++ -shared -Wl,--no-undefined "${objs[@]}" -L "$CUDA_HOME/lib64" -lcudart -o "$OUT/libedgeseg_trt_plugins.so"
 for sym in getCreators setLoggerFinder; do
   nm -D --defined-only "$OUT/libedgeseg_trt_plugins.so" | grep -qw "$sym" || { echo "missing export $sym"; exit 1; }
 done
+# Hidden visibility (as the CMake build): nothing of namespace edgeseg leaves the library, only the
+# two entry points (libstdc++'s template instances stay exported, as the C++ ABI wants).
+extra=$(nm -DC --defined-only "$OUT/libedgeseg_trt_plugins.so" | grep "edgeseg::" || true)
+[ -z "$extra" ] || { echo "libedgeseg_trt_plugins.so exports edgeseg symbols: $extra"; exit 1; }
 echo "check_trt_headers: plugin glue compiles against TensorRT ${version:-?} headers in $HEADERS"
