@@ -5,6 +5,10 @@ libraries themselves. A library can register its creators statically (REGISTER_T
 run by a plain dlopen) or export `getCreators` for `IPluginRegistry.load_library`; registering the
 same creator twice fails, so we dlopen first and call `load_library` only if that registered
 nothing. The library path comes from `edgeseg.plugins.library_path()` unless given.
+
+The dlopen is RTLD_LOCAL: the library's symbols stay out of the process's global scope, so a
+library loaded later (another plugin library, a second edgeseg build) cannot bind to our copy of
+`edgeseg::launch_*` or the reverse; the CMake build also hides every symbol but the entry points.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,9 @@ class LoadedPlugins:
 
 
 _LOADED: dict[Path, LoadedPlugins] = {}
+# Resolve every symbol now (a missing CUDA symbol fails here, not at the first enqueue) and keep
+# them local to the library (see the module docstring).
+DLOPEN_MODE = os.RTLD_NOW | os.RTLD_LOCAL
 
 
 def default_library_path() -> Path:
@@ -46,9 +54,7 @@ def default_library_path() -> Path:
 
 def load_plugin_library(path: Path | None = None) -> LoadedPlugins:
     """Register the library's creators once per process; returns what it registered."""
-    load_tensorrt()
-    import tensorrt as trt
-
+    trt, _ = load_tensorrt()
     path = (path or default_library_path()).resolve()
     if path in _LOADED:
         return _LOADED[path]
@@ -57,7 +63,7 @@ def load_plugin_library(path: Path | None = None) -> LoadedPlugins:
     registry = trt.get_plugin_registry()
     before = set(plugin_creators(registry))
     try:
-        handle = ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+        handle = ctypes.CDLL(str(path), mode=DLOPEN_MODE)
     except OSError as err:
         raise EdgesegError(
             f"cannot load plugin library {path} ({err}): rebuild it against this TensorRT and CUDA"
