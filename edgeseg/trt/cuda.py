@@ -21,7 +21,8 @@ from edgeseg.errors import EdgesegError
 BINDINGS = ("pycuda", "cuda-python")
 INSTALL_HINT = (
     "install pycuda (`pip install pycuda`, needs nvcc on PATH; on Jetson it builds from source) or "
-    "cuda-python (`pip install 'cuda-python>=12,<13'` for CUDA 12 / JetPack 6, `cuda-python>=13` for CUDA 13)"
+    "cuda-python (`pip install 'cuda-python>=12.6.1,<13'` for CUDA 12 / JetPack 6, "
+    "`cuda-python>=13` for CUDA 13; older 12.x releases work through `cuda.cudart`)"
 )
 DRIVER_HINT = (
     "no usable NVIDIA driver: install the NVIDIA driver (on Jetson it comes with JetPack) and check that "
@@ -160,14 +161,36 @@ class PyCuda:
             self._streams[stream].synchronize()
 
 
+def import_cudart() -> tuple[Any, str]:
+    """cuda-python's runtime module and its import name.
+
+    Why two names: `cuda.bindings.runtime` exists from cuda-python 12.6.1 (and is the only one
+    from 13.0); older 12.x installs, as found on earlier JetPack 6 images, have `cuda.cudart`.
+    """
+    try:
+        from cuda.bindings import runtime
+
+        return runtime, "cuda.bindings.runtime"
+    except ImportError as new_err:
+        try:
+            from cuda import cudart
+
+            return cudart, "cuda.cudart"
+        except ImportError:
+            raise ImportError(
+                f"neither cuda.bindings.runtime (cuda-python >= 12.6.1) nor cuda.cudart (cuda-python "
+                f"< 13) imports: {new_err}"
+            ) from None
+
+
 class CudaPython:
-    """cuda-python's runtime API (`cuda.bindings.runtime`), as NVIDIA's TensorRT samples use it."""
+    """cuda-python's runtime API (`cuda.bindings.runtime`, or `cuda.cudart` before 12.6.1), as
+    NVIDIA's TensorRT samples use it."""
 
     binding = "cuda-python"
 
     def __init__(self, device: int = 0) -> None:
-        from cuda.bindings import runtime as cudart
-
+        cudart, self.module_name = import_cudart()
         self._rt = cudart
         self._device = device
         self._streams: dict[int, Any] = {}
