@@ -10,15 +10,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import onnx
 import onnx_graphsurgeon as gs
 
 from edgeseg.surgery import foreign
-from edgeseg.surgery.graphs import EDGESEG_DOMAIN, const_value, iter_graphs
-from edgeseg.surgery.plugins import spec_for_onnx_node, spec_for_plugin
+from edgeseg.surgery.graphs import EDGESEG_DOMAIN, const_value, iter_graphs, producer
+from edgeseg.surgery.plugins import NMS_MAX_CANDIDATES, spec_for_onnx_node, spec_for_plugin
 
 TARGETS = ("trt10.3", "trt11")
 OPS_MATRIX = "onnx-tensorrt docs/operators.md (10.1 parser, the 10.x matrix)"
 FACTS = "TensorRT facts sheet"
+# onnx-tensorrt parser sources (10.1) behind the rules TensorRT for RTX's parser taught us (facts, cited)
+PARSER_UINT8 = (
+    "onnx-tensorrt ModelImporter.cpp (UINT8 only as network input/output) and onnxOpImporters.cpp "
+    "(per-op UINT8 input refusals, e.g. Transpose)"
+)
+PARSER_CAST = "onnx-tensorrt onnxOpImporters.cpp (Cast -> addCast; casts to UINT8 only from FLOAT/HALF)"
+PARSER_OUTPUTS = "onnx-tensorrt ModelImporter.cpp (graph outputs are marked with their converted elem_type)"
+PARSER_DDS = "onnx-tensorrt ModelImporter.cpp (isDDSOp) and onnxOpImporters.cpp (Slice with runtime bounds)"
+NMS_PLUGIN = "plugins/nms (configurePlugin: at most 16384 candidates per image)"
+FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
+QDQ = ("QuantizeLinear", "DequantizeLinear")
+# inputs that set an output's size: a runtime value there makes the shape data-dependent
+SIZE_INPUTS = {"Slice": (1, 2), "Range": (0, 1, 2), "ConstantOfShape": (0,), "Expand": (1,), "Tile": (1,),
+               "TopK": (1,), "Reshape": (1,)}
 
 # ONNX ops the 10.x parser does not import (operator matrix, "Supported: N").
 UNSUPPORTED_OPS = [
@@ -142,7 +157,8 @@ def _node_findings(node: gs.Node, target: str) -> list[Finding]:
                     where,
                     f"{DDS_OPS[node.op]} output size depends on the data: the engine needs an output "
                     "allocator or max-size buffers",
-                    "run `foreign` (fixed-size EdgesegNMS) or avoid the op in the deploy graph",
+                    "run `foreign` (EdgesegNMS; fixed slots where the kept indices are graph outputs, "
+                    "else a slice by count stays) or avoid the op in the deploy graph",
                     FACTS + " 2, 5",
                 )
             )
@@ -225,7 +241,7 @@ def _int64_findings(graph: gs.Graph) -> list[Finding]:
     """INT64 at the network boundary and into plugin nodes (plugin inputs and size tensors are INT32)."""
     out = []
     for t in list(graph.inputs) + list(graph.outputs):
-        if t.dtype is not None and np.dtype(t.dtype) == np.int64:
+        if t.dtype is not None and not isinstance(t.dtype, int) and np.dtype(t.dtype) == np.int64:
             out.append(
                 Finding(
                     "int64-io",
@@ -241,7 +257,7 @@ def _int64_findings(graph: gs.Graph) -> list[Finding]:
             if spec_for_plugin(node.op) is None:
                 continue
             for t in node.inputs:
-                if t.dtype is not None and np.dtype(t.dtype) == np.int64:
+                if t.dtype is not None and not isinstance(t.dtype, int) and np.dtype(t.dtype) == np.int64:
                     out.append(
                         Finding(
                             "int64-plugin-input",
@@ -281,6 +297,140 @@ def _foldable_findings(graph: gs.Graph) -> list[Finding]:
     ]
 
 
+def _inferred(graph: gs.Graph) -> tuple[dict[str, int], dict[str, list[int | None]]]:
+    """ONNX shape inference's element types and shapes by tensor name (empty where it fails)."""
+    try:
+        model = onnx.shape_inference.infer_shapes(gs.export_onnx(graph.copy(), do_type_check=False))
+    except Exception:  # an invalid graph: the rules below fall back to what the graph declares
+        return {}, {}
+    g = model.graph
+    infos = [*g.input, *g.output, *g.value_info]
+    types = {v.name: v.type.tensor_type.elem_type for v in infos}
+    types.update({t.name: t.data_type for t in g.initializer})
+    shapes = {
+        v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+        for v in infos
+        if v.type.tensor_type.HasField("shape")
+    }
+    return types, shapes
+
+
+def _elem_type(tensor: gs.Tensor, types: dict[str, int]) -> int:
+    """The ONNX element type of `tensor` (0 = unknown), from inference or the graph's own dtype."""
+    if types.get(tensor.name):
+        return types[tensor.name]
+    if tensor.dtype is None:
+        return 0
+    if isinstance(tensor.dtype, int):  # gs keeps an ONNX type it has no numpy type for (UNDEFINED = 0)
+        return tensor.dtype
+    try:
+        return int(onnx.helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype)))
+    except (TypeError, KeyError):
+        return 0
+
+
+def _cast_to(node: gs.Node) -> int:
+    return int(node.attrs.get("to", 0)) if node.op == "Cast" else 0
+
+
+def _uint8_findings(graph: gs.Graph, types: dict[str, int]) -> list[Finding]:
+    """uint8 read by anything but a Cast to float/half; a Cast to uint8 from a non-float type."""
+    out = []
+    u8 = onnx.TensorProto.UINT8
+    for g in iter_graphs(graph):
+        for node in g.nodes:
+            if node.op in QDQ:  # the parser reads UINT8 zero points as INT8 (Q/DQ is its own path)
+                continue
+            where = f"{node.op} {node.name!r}"
+            for t in node.inputs:
+                if t.name and _elem_type(t, types) == u8 and _cast_to(node) not in FLOAT_TYPES:
+                    out.append(Finding(
+                        "uint8-intermediate", "error", f"{where} input {t.name!r}",
+                        "TensorRT takes uint8 only as network I/O through a Cast to float/half: this "
+                        "node is refused (e.g. a uint8 Transpose at node 0)",
+                        "cast the uint8 tensor to float first, then transpose/scale it", PARSER_UINT8))
+            source = _elem_type(node.inputs[0], types) if node.inputs else 0
+            if _cast_to(node) == u8 and source and source not in FLOAT_TYPES:
+                name = onnx.TensorProto.DataType.Name(source)
+                out.append(Finding(
+                    "uint8-cast-source", "error", where, f"Cast to UINT8 from {name}: TensorRT casts to "
+                    "uint8 only from float/half", "cast to float32 first (e.g. argmax -> float -> uint8)",
+                    PARSER_CAST))
+    return out
+
+
+def _untyped_output_findings(graph: gs.Graph, types: dict[str, int]) -> list[Finding]:
+    """Graph outputs without an element type: the parser cannot mark them (plugin one-node graphs too)."""
+    return [
+        Finding("untyped-output", "error", f"tensor {t.name!r}", "graph output with UNDEFINED element type",
+                "declare the output's elem_type (for a plugin node: the type its spec gives)", PARSER_OUTPUTS)
+        for t in graph.outputs
+        if not _elem_type(t, types)
+    ]
+
+
+def _data_dependent(tensor: gs.Tensor, memo: dict[int, bool]) -> bool:
+    """True if `tensor`'s value depends on runtime data (not only on constants and tensor shapes)."""
+    key = id(tensor)
+    if key not in memo:
+        memo[key] = False  # cycles (none in a DAG) and revisits stop here
+        node = producer(tensor)
+        if const_value(tensor) is not None or (node is None and not tensor.name):
+            memo[key] = False
+        elif node is None:
+            memo[key] = not isinstance(tensor, gs.Constant)  # a graph input (or an outer-scope value)
+        elif node.op in ("Shape", "Size"):
+            memo[key] = False
+        else:
+            memo[key] = any(_data_dependent(t, memo) for t in node.inputs if t.name)
+    return memo[key]
+
+
+def _dds_size_findings(graph: gs.Graph) -> list[Finding]:
+    """Slice/Range/Expand/... whose size inputs are runtime values (e.g. keep[:num_detections])."""
+    memo: dict[int, bool] = {}
+    out = []
+    for g in iter_graphs(graph):
+        for node in g.nodes:
+            slots = SIZE_INPUTS.get(node.op, ()) if _default_domain(node) else ()
+            sized = [node.inputs[i] for i in slots if i < len(node.inputs) and node.inputs[i].name]
+            if any(_data_dependent(t, memo) for t in sized):
+                out.append(Finding(
+                    "data-dependent-size", "warning", f"{node.op} {node.name!r}",
+                    "output size set by a runtime value (e.g. a slice by a detection count): a "
+                    "data-dependent shape, which TrtBackend refuses",
+                    "keep fixed slots plus a count output (as `edgeseg export` does)", PARSER_DDS))
+    return out
+
+
+def _nms_cap_findings(graph: gs.Graph, shapes: dict[str, list[int | None]]) -> list[Finding]:
+    """EdgesegNMS (or edgeseg::NMS) nodes that can reach more than 16384 candidates per image."""
+    out = []
+    for g in iter_graphs(graph):
+        for node in g.nodes:
+            spec = spec_for_plugin(node.op) or spec_for_onnx_node(node.domain, node.op)
+            if spec is None or spec.op != "nms" or len(node.inputs) < 2:
+                continue
+            top_k = int(node.attrs.get("pre_nms_top_k", 1000))
+            dims = shapes.get(node.inputs[1].name) or list(node.inputs[1].shape or [])
+            known = len(dims) == 3 and all(isinstance(d, int) and d > 0 for d in dims[1:])
+            candidates = int(dims[1]) * int(dims[2]) if known else None  # type: ignore[arg-type]
+            if top_k > 0:
+                reach: int | None = min(top_k, candidates) if candidates else top_k
+            else:
+                reach = candidates
+            if reach is not None and reach <= NMS_MAX_CANDIDATES:
+                continue
+            where = f"{node.op} {node.name!r}"
+            message = (f"pre_nms_top_k = {top_k} lets {reach} candidates per image reach NMS"
+                       if reach is not None else f"pre_nms_top_k = {top_k} and N * C unknown: not bounded")
+            out.append(Finding(
+                "nms-candidates", "error" if reach is not None else "warning", where,
+                f"{message}; the plugin refuses more than {NMS_MAX_CANDIDATES} at engine build",
+                f"set pre_nms_top_k to min(N * C, {NMS_MAX_CANDIDATES}) (edgeseg export does)", NMS_PLUGIN))
+    return out
+
+
 def lint(graph: gs.Graph, target: str = "trt10.3") -> list[Finding]:
     """All findings for `target`, most severe first."""
     out: list[Finding] = []
@@ -311,6 +461,9 @@ def lint(graph: gs.Graph, target: str = "trt10.3") -> list[Finding]:
                     "docs/surgery.md",
                 )
             )
+    types, shapes = _inferred(graph)
+    out += _uint8_findings(graph, types) + _untyped_output_findings(graph, types)
+    out += _dds_size_findings(graph) + _nms_cap_findings(graph, shapes)
     out += _int64_findings(graph) + _foldable_findings(graph)
     rank = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda f: rank[f.severity])

@@ -116,3 +116,111 @@ def test_foreign_pattern_is_reported(tv_maskrcnn: tuple) -> None:
     assert sum(f.code == "foreign-pattern" for f in findings) == 4
     assert all(f.fix and f.source for f in findings)
     assert np.all([f.severity in ("error", "warning", "info") for f in findings])
+
+
+U8 = TensorProto.UINT8
+
+
+def _frame_model(cast_first: bool) -> onnx.ModelProto:
+    """uint8 NHWC frame -> NCHW float, in the order TensorRT refuses (Transpose first) or takes."""
+    first, second = ("Cast", "Transpose") if cast_first else ("Transpose", "Cast")
+    attrs: dict[str, dict] = {"Cast": {"to": F}, "Transpose": {"perm": [0, 3, 1, 2]}}
+    return make_model(
+        [
+            helper.make_node(first, ["frame"], ["a"], **attrs[first]),
+            helper.make_node(second, ["a"], ["f"], **attrs[second]),
+        ],
+        [helper.make_tensor_value_info("frame", U8, [1, 4, 4, 3])],
+        [helper.make_tensor_value_info("f", F, [1, 3, 4, 4])],
+    )
+
+
+def test_uint8_read_by_anything_but_a_cast_to_float() -> None:
+    assert "uint8-intermediate" in _codes(_frame_model(cast_first=False))
+    assert _codes(_frame_model(cast_first=True)) == set()
+
+
+def _label_model(via_float: bool) -> onnx.ModelProto:
+    """logits -> ArgMax (int64) -> uint8 label map, directly or through float32."""
+    nodes = [helper.make_node("ArgMax", ["x"], ["i"], axis=1, keepdims=0)]
+    if via_float:
+        nodes += [helper.make_node("Cast", ["i"], ["f"], to=F), helper.make_node("Cast", ["f"], ["y"], to=U8)]
+    else:
+        nodes += [helper.make_node("Cast", ["i"], ["y"], to=U8)]
+    return make_model(
+        nodes,
+        [helper.make_tensor_value_info("x", F, [1, 5, 4, 4])],
+        [helper.make_tensor_value_info("y", U8, [1, 4, 4])],
+    )
+
+
+def test_cast_to_uint8_only_from_float() -> None:
+    assert "uint8-cast-source" in _codes(_label_model(via_float=False))
+    assert _codes(_label_model(via_float=True)) == set()
+
+
+def _plugin_one_node(typed: bool) -> onnx.ModelProto:
+    """A one-node EdgesegNMS graph, its outputs typed as the spec says or left UNDEFINED."""
+    types = [F, F, TensorProto.INT32, TensorProto.INT32, TensorProto.INT32]
+    names = ["det_boxes", "det_scores", "det_classes", "det_indices", "num_detections"]
+    node = helper.make_node(
+        "EdgesegNMS", ["boxes", "scores"], names, domain="edgeseg", plugin_version="1",
+        plugin_namespace="edgeseg", score_threshold=0.05, iou_threshold=0.5, pre_nms_top_k=100,
+        max_detections=10,
+    )
+    outputs = [
+        helper.make_tensor_value_info(n, t if typed else TensorProto.UNDEFINED, None)
+        for n, t in zip(names, types, strict=True)
+    ]
+    inputs = [
+        helper.make_tensor_value_info("boxes", F, [1, 100, 4]),
+        helper.make_tensor_value_info("scores", F, [1, 100, 3]),
+    ]
+    return make_model([node], inputs, outputs, domains=("edgeseg",))
+
+
+def test_graph_outputs_need_an_element_type() -> None:
+    untyped = [f for f in lint(import_graph(_plugin_one_node(typed=False))) if f.code == "untyped-output"]
+    assert len(untyped) == 5 and all("onnx-tensorrt" in f.source for f in untyped)
+    assert "untyped-output" not in _codes(_plugin_one_node(typed=True))
+
+
+def _keep_model(by_count: bool) -> onnx.ModelProto:
+    """indices[:n] with n a runtime count (a data-dependent shape) or a constant 10."""
+    inits = [helper.make_tensor("zero", TensorProto.INT64, [1], [0])]
+    inputs = [helper.make_tensor_value_info("idx", TensorProto.INT64, [10])]
+    if by_count:
+        inputs.append(helper.make_tensor_value_info("count", TensorProto.INT64, [1]))
+    else:
+        inits.append(helper.make_tensor("count", TensorProto.INT64, [1], [10]))
+    # a shape-derived bound (dynamic batch graphs are full of these) is not data-dependent
+    nodes = [
+        helper.make_node("Shape", ["idx"], ["len"]),
+        helper.make_node("Slice", ["idx", "zero", "len", "zero"], ["all"]),
+        helper.make_node("Slice", ["all", "zero", "count", "zero"], ["keep"]),
+    ]
+    return make_model(nodes, inputs, [helper.make_tensor_value_info("keep", TensorProto.INT64, None)], inits)
+
+
+def test_slice_by_a_runtime_count_is_data_dependent() -> None:
+    found = [f for f in lint(import_graph(_keep_model(by_count=True))) if f.code == "data-dependent-size"]
+    assert len(found) == 1 and "onnx-tensorrt" in found[0].source
+    assert "data-dependent-size" not in _codes(_keep_model(by_count=False))
+
+
+@pytest.mark.parametrize(("n", "c", "top_k", "flagged"), [
+    (1000, 90, 0, True),       # a COCO head kept whole: 90,000 candidates
+    (1000, 90, 16384, False),  # capped at the plugin's limit
+    (1000, 90, 20000, True),   # a cap over the limit
+    (100, 5, 0, False),        # small enough to keep whole
+])
+def test_nms_candidates_over_the_plugin_limit(n: int, c: int, top_k: int, flagged: bool) -> None:
+    node = helper.make_node("NMS", ["b", "s"], ["o1", "o2", "o3", "o4", "o5"], domain="edgeseg",
+                            pre_nms_top_k=top_k)
+    model = make_model(
+        [node],
+        [helper.make_tensor_value_info("b", F, [1, n, 4]), helper.make_tensor_value_info("s", F, [1, n, c])],
+        [helper.make_tensor_value_info(f"o{i}", F, None) for i in range(1, 6)],
+        domains=("edgeseg",),
+    )
+    assert ("nms-candidates" in _codes(model)) == flagged
