@@ -45,6 +45,17 @@ def parse_header(line: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def with_version(data: bytes, version: int) -> bytes:
+    """The cache `data` with its header naming TensorRT `version` (entries unchanged).
+
+    Why: TensorRT skips a cache whose header names another version, and a replayed cache has no
+    batches to fall back on; the entries (per-tensor scales) do not depend on the version.
+    """
+    header, sep, rest = data.partition(b"\n")
+    _, algorithm = parse_header(header.decode("ascii", errors="replace"))
+    return f"TRT-{version}-{algorithm}".encode("ascii") + (sep or b"\n") + rest
+
+
 def write_cache(
     path: Path,
     amax: Mapping[str, float],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from edgeseg.calibration.cache import parse_header
+from edgeseg.calibration.cache import parse_header, with_version
 from edgeseg.errors import EdgesegError
 from edgeseg.trt.compat import TrtCapabilities, encoded_version
 
@@ -52,20 +52,17 @@ class MinMaxReplay(_Replay, trt.IInt8MinMaxCalibrator):  # type: ignore[misc]
 
 
 def cache_calibrator(path: Path, caps: TrtCapabilities) -> trt.IInt8Calibrator:
-    """A calibrator replaying `path`, of the class its header names."""
+    """A calibrator replaying `path`, of the class its header names, with the header rewritten to
+    the running TensorRT's version (TensorRT skips a cache naming another version)."""
     if not path.is_file():
         raise EdgesegError(f"calibration cache {path} does not exist: write one with `edgeseg calibrate`")
     data = path.read_bytes()
     header = data.split(b"\n", 1)[0].decode("ascii", errors="replace")
     version, algorithm = parse_header(header)
-    if version != encoded_version(caps.version):
-        LOG.warning(
-            "calibration cache %s says TensorRT %d, this is %d; TensorRT may reject it (rewrite the "
-            "header with `edgeseg calibrate` for this version if it does)",
-            path,
-            version,
-            encoded_version(caps.version),
-        )
+    running = encoded_version(caps.version)
+    if version != running:
+        LOG.info("calibration cache %s names TensorRT %d: re-headed for %d", path, version, running)
+        data = with_version(data, running)
     if algorithm == "EntropyCalibration2":
         return EntropyReplay(data)
     if algorithm == "MinMaxCalibration":
