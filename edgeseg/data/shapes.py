@@ -27,6 +27,7 @@ from edgeseg.data.reader import load_split
 from edgeseg.data.render import Frame, compose, sample_effects
 from edgeseg.data.video import iter_clip_frames, write_clips
 from edgeseg.errors import EdgesegError
+from edgeseg.outputs import check_output_dir
 
 __all__ = ["GENERATOR_VERSION", "MIN_SIZE", "generate_dataset", "iter_clip_frames", "load_split",
            "render_image"]
@@ -66,6 +67,7 @@ def check_request(out_dir: Path, split: str, num_images: int, size: int, seed: i
         raise EdgesegError(f"{out_dir} already exists: pass --force to replace it, or choose another --out")
     if out_dir.exists() and not out_dir.is_dir():
         raise EdgesegError(f"{out_dir} exists and is not a folder: choose another --out")
+    check_output_dir(out_dir, "--out")
 
 
 def _make_temp_dir(out_dir: Path) -> Path:
@@ -110,6 +112,10 @@ def generate_dataset(out_dir: str | Path, split: str, num_images: int, size: int
             out_dir.rename(old)
             shutil.rmtree(old)
         tmp.rename(out_dir)
+    except OSError as err:  # a disk that fills up, a folder removed under us: one line, no partial set
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EdgesegError(f"cannot write the dataset to {out_dir} ({err.strerror or err}): free some "
+                           "space or choose another --out; nothing was written") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
