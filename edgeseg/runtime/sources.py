@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import re
 import time
@@ -47,6 +48,9 @@ class Source:
     fps: float | None = None
     is_live: bool = False
     reconnects: int = 0
+    # set by a source whose stream ended early (a truncated file): the pipeline raises it once the
+    # frames already read have reached the sinks, so nothing decoded is lost and the end is not silent
+    end_error: EdgesegError | None = None
 
     def open(self) -> None:
         """Acquire the device/file; raise EdgesegError when that is impossible."""
@@ -73,6 +77,27 @@ def _now() -> float:
     return time.monotonic()
 
 
+def check_fps(fps: float | None, where: str) -> float | None:
+    """`fps` if it is None or a positive finite rate: NaN or inf would pace nothing and write a video
+    no player can open."""
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise EdgesegError(f"{where}: fps must be a positive finite number, got {fps!r}")
+    return fps
+
+
+def check_image(image: Any, where: str) -> np.ndarray:
+    """An RGB frame as [H,W,3] uint8 with H, W > 0; anything else is refused with one line here, before
+    a resize deep inside a stage fails on it."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise EdgesegError(f"{where}: a frame must be an RGB image of shape [H, W, 3] with H, W > 0, got "
+                           f"shape {array.shape}")
+    if array.dtype != np.uint8:
+        raise EdgesegError(f"{where}: a frame must be uint8, got {array.dtype}; convert it with "
+                           "image.astype(np.uint8)")
+    return array
+
+
 class IterableSource(Source):
     """Frames from any Python iterable of [H,W,3] uint8 arrays (a generator, a list, a robot SDK)."""
 
@@ -80,7 +105,7 @@ class IterableSource(Source):
                  uri: str = "<iterable>") -> None:
         self._frames = frames
         self._it: Iterator[np.ndarray] | None = None
-        self.fps, self.is_live, self.uri = fps, live, uri
+        self.fps, self.is_live, self.uri = check_fps(fps, uri), live, uri
 
     def open(self) -> None:
         self._it = iter(self._frames)
@@ -109,8 +134,8 @@ class ShapesSource(IterableSource):
         except ValueError as err:
             raise EdgesegError(f"{uri}: bad option ({err}); example: shapes://?fps=30&size=320x320&seed=0"
                                "&frames=300") from err
-        if fps < 0 or width <= 0 or height <= 0 or frames < 0:
-            raise EdgesegError(f"{uri}: fps and frames must be >= 0 and the size positive")
+        if not math.isfinite(fps) or fps < 0 or width <= 0 or height <= 0 or frames < 0:
+            raise EdgesegError(f"{uri}: fps must be finite, fps and frames >= 0 and the size positive")
         from edgeseg.data.video import iter_clip_frames
 
         super().__init__(iter_clip_frames(seed, height, width, frames or None), fps=fps or None,
@@ -129,11 +154,22 @@ class ShapesSource(IterableSource):
         return super().read()
 
 
+def jpeg_is_truncated(data: bytes) -> bool:
+    """A JPEG without its end-of-image marker: libjpeg decodes it anyway, grey-filling what is missing,
+    and only says so on stderr."""
+    return data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")
+
+
 class ImageGlobSource(Source):
-    """Still images in name order, from a glob pattern or a folder."""
+    """Still images in name order, from a glob pattern or a folder.
+
+    A truncated JPEG (a copy or upload cut short) is skipped with a warning and counted in `skipped`,
+    rather than processed half grey; a file that is not an image at all is an error.
+    """
 
     def __init__(self, pattern: str, fps: float | None = None) -> None:
-        self.uri, self.fps = pattern, fps
+        self.uri, self.fps = pattern, check_fps(fps, pattern)
+        self.skipped: list[str] = []
         if os.path.isdir(pattern):
             self.paths = sorted(str(p) for p in Path(pattern).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         else:
@@ -144,16 +180,25 @@ class ImageGlobSource(Source):
         self._index = 0
 
     def read(self) -> Frame | None:
-        if self._index >= len(self.paths):
-            return None
         import cv2
 
-        path = self.paths[self._index]
-        self._index += 1
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise EdgesegError(f"cannot read image {path}: the file is corrupted or not an image")
-        return Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None, _now())
+        while self._index < len(self.paths):
+            path = self.paths[self._index]
+            self._index += 1
+            try:
+                data = Path(path).read_bytes()
+            except OSError as err:
+                raise EdgesegError(f"cannot read image {path}: {err.strerror}") from None
+            if jpeg_is_truncated(data):
+                self.skipped.append(path)
+                log.warning("skipping %s: the JPEG is truncated (no end marker); %d image(s) skipped so "
+                            "far", path, len(self.skipped))
+                continue
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise EdgesegError(f"cannot read image {path}: the file is corrupted or not an image")
+            return Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None, _now())
+        return None
 
 
 def _import_av() -> Any:
@@ -171,6 +216,8 @@ class VideoFileSource(Source):
         self.uri = path
         self._container: Any = None
         self._frames: Iterator[Any] | None = None
+        self.expected_frames = 0  # what the container's index says; 0 when it does not say
+        self.decoded = 0
 
     def open(self) -> None:
         av = _import_av()
@@ -183,6 +230,8 @@ class VideoFileSource(Source):
                                    "or a URI")
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
+            self.expected_frames = int(stream.frames or 0)
+            self.decoded = 0
             self.fps = float(stream.average_rate) if stream.average_rate else None
             self._frames = self._container.decode(stream)
         except av.FFmpegError as err:
@@ -200,7 +249,15 @@ class VideoFileSource(Source):
             raise EdgesegError(f"cannot decode video file {self.uri} ({err}): the file is corrupted or "
                                "truncated; re-encode or re-download it") from err
         if frame is None:
+            # threaded decoding (thread_type AUTO) ends quietly at a cut, where plain PyAV would
+            # raise: the index of a faststart mp4 still says how many frames there should have been
+            if self.decoded < self.expected_frames:
+                self.end_error = EdgesegError(
+                    f"video file {self.uri} ended after {self.decoded} of its {self.expected_frames} "
+                    "frames: the file is truncated or corrupted (the frames decoded were processed); "
+                    "re-encode or re-download it")
             return None
+        self.decoded += 1
         return Frame(frame.to_ndarray(format="rgb24"), frame.time, _now())
 
     def close(self) -> None:
@@ -409,25 +466,46 @@ def open_source(source: str | int | Source | Iterable[np.ndarray], **options: An
     must wait for its camera forever, `fps=` for image globs and iterables.
     """
     if isinstance(source, Source):
+        _check_options("a Source object", options, ())
         return source
-    if isinstance(source, int):
+    if isinstance(source, int) and not isinstance(source, bool):
         source = str(source)
+    if isinstance(source, (bytes, os.PathLike)):
+        source = os.fsdecode(source)
     if not isinstance(source, str):
+        if source is None or isinstance(source, bool) or not isinstance(source, Iterable):
+            raise EdgesegError(f"source {source!r} is not a source: pass a URI or path ({SUPPORTED}), a "
+                               "camera index, a Source or an iterable of RGB frames")
+        _check_options("an iterable source", options, ("fps", "live", "uri"))
         return IterableSource(source, **options)
     match = _SCHEME.match(source)
     scheme = match.group(1).lower() if match else None
     if scheme == "shapes":
+        _check_options(source, options, ())
         return ShapesSource(source)
     if scheme in NETWORK_SCHEMES:
+        _check_options(source, options, ("backoff", "live", "timeout_s", "sleep"))
         return NetworkSource(source, **options)
     if scheme == "file":
         source, scheme = source[len("file://"):], None
     if scheme is not None:
         raise EdgesegError(f"unknown source scheme {scheme}:// in {source!r}; supported: {SUPPORTED}")
     if source.startswith("gst:") or source.isdigit() or re.fullmatch(r"/dev/video\d+", source):
+        _check_options(source, options, ("backoff", "sleep"))
         return CameraSource(source, **options)
     if any(c in source for c in "*?[") or os.path.isdir(source) or source.lower().endswith(IMAGE_SUFFIXES):
+        _check_options(source, options, ("fps",))
         return ImageGlobSource(source, **options)
     if not os.path.exists(source):
         raise EdgesegError(f"source {source!r} not found; expected {SUPPORTED}")
+    _check_options(source, options, ())
     return VideoFileSource(source)
+
+
+def _check_options(where: str, options: dict[str, Any], accepted: tuple[str, ...]) -> None:
+    """Refuse options this kind of source would ignore (or fail on deep inside): a misspelt
+    `backof=` must not quietly run without the backoff the user asked for."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = f"it takes {', '.join(accepted)}" if accepted else "it takes none"
+        raise EdgesegError(f"unknown source option(s) {', '.join(unknown)} for {where}: {takes}")

@@ -224,3 +224,59 @@ def test_loopback_http_stream_reconnects_after_server_errors(tmp_path):
         server.shutdown()
     assert len(frames) == len(COLORS)
     assert src.reconnects == 1
+
+
+def _faststart_clip(path, frames=60):
+    """A clip whose index sits before the frames (`movflags=faststart`), as web-ready mp4s are."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), mode="w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("mpeg4", rate=Fraction(10))
+        stream.height, stream.width, stream.pix_fmt = 32, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (32, 48, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def test_a_faststart_clip_cut_in_half_ends_with_an_error_not_silently(tmp_path):
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    _faststart_clip(whole)
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with open_source(str(whole)) as src:
+        assert len(list(src)) == 60 and src.end_error is None
+    with open_source(str(cut)) as src:
+        decoded = len(list(src))  # the frames that are there still come out...
+        assert 0 < decoded < 60
+        # ...and the end says what happened instead of passing for a short clip
+        assert src.end_error is not None
+        assert f"ended after {decoded} of its 60 frames" in str(src.end_error)
+
+
+def test_a_truncated_jpeg_in_a_glob_is_skipped_and_counted(tmp_path):
+    import cv2
+
+    for i, color in enumerate(COLORS):
+        cv2.imwrite(str(tmp_path / f"img_{i}.jpg"), np.full((16, 16, 3), color, np.uint8))
+    data = (tmp_path / "img_1.jpg").read_bytes()
+    (tmp_path / "img_1.jpg").write_bytes(data[: len(data) // 2])  # libjpeg would grey-fill the rest
+    src = open_source(str(tmp_path / "*.jpg"))
+    assert len(list(src)) == len(COLORS) - 1
+    assert src.skipped == [str(tmp_path / "img_1.jpg")]
+
+
+@pytest.mark.parametrize(("source", "options", "message"), [
+    ("shapes://?frames=1", {"fps": 5}, "unknown source option.*fps for shapes"),
+    ("VIDEO", {"fps": 5}, "unknown source option.*fps for .*clip.mp4: it takes none"),
+    ("GLOB", {"backoff": None}, "unknown source option.*backoff .*it takes fps"),
+    ("GLOB", {"fps": float("nan")}, "fps must be a positive finite number"),
+    ("shapes://?fps=inf", {}, "fps must be finite"),
+    (None, {}, "None is not a source"),
+])
+def test_bad_source_arguments_are_refused(tmp_path, source, options, message):
+    write_clip(tmp_path / "clip.mp4")
+    (tmp_path / "a.png").write_bytes(b"")
+    source = {"VIDEO": str(tmp_path / "clip.mp4"), "GLOB": str(tmp_path / "*.png")}.get(source, source)
+    with pytest.raises(EdgesegError, match=message):
+        open_source(source, **options)
