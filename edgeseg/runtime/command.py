@@ -2,8 +2,9 @@
 
 MODEL is a zoo name (the ONNX graph the zoo ships, so no torch is needed), an exported .onnx file
 (the adapter comes from the graph's metadata) or a TensorRT .engine (the adapter comes from its
-sidecar). The first Ctrl-C stops reading the source and lets the frames in flight reach the sinks;
-a second one stops at once. Either way every sink is closed, so the mp4 plays.
+sidecar). The first Ctrl-C (or SIGTERM, as a service manager sends) stops reading the source and lets
+the frames in flight reach the sinks; a second one stops at once. Either way every sink is closed, so
+the mp4 plays. Arguments and sink paths are checked before the model is loaded.
 """
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
 from edgeseg.runtime.backend import Backend
-from edgeseg.runtime.results import FrameResult
+from edgeseg.runtime.min_score import (  # noqa: F401 - MinScore, PER_DETECTION: re-exported
+    DEFAULT_MIN_SCORE,
+    PER_DETECTION,
+    MinScore,
+    check_min_score,
+)
+from edgeseg.runtime.sinks import check_sinks
 from edgeseg.runtime.sources import Frame, ImageGlobSource, ShapesSource, Source, VideoFileSource, open_source
 from edgeseg.runtime.task_adapters import DeployAdapter, DeployInfo
 
@@ -57,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, metavar="N", help="frames per inference call (default 1)")
     p.add_argument("--backend", choices=["ort", "trt"], default=None,
                    help="ort (ONNX Runtime, CPU) or trt (TensorRT); default: trt for .engine, else ort")
-    p.add_argument("--min-score", type=float, default=0.0, metavar="S",
-                   help="drop detections scoring below S before fusion, overlays and sinks (default 0: "
-                        "keep what the graph returns)")
+    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
+                   help="drop detections scoring below S (0..1) before fusion, overlays and sinks "
+                        f"(default {DEFAULT_MIN_SCORE:g}: keep what the graph returns; the same default as "
+                        "Pipeline(min_score=...))")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="ONNX Runtime threads per operator (default 0: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -135,6 +141,9 @@ class EngineAdapter(DeployAdapter):
 
 def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[DeployAdapter, Backend]:
     """The adapter and an open backend for MODEL_OR_ENGINE (the caller closes the backend)."""
+    if backend_name is not None and backend_name not in ("ort", "trt"):
+        raise EdgesegError(f"unknown backend {backend_name!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' "
+                           "(TensorRT)")
     path = resolve_model(spec)
     is_engine = path.suffix.lower() == ".engine"
     backend_name = backend_name or ("trt" if is_engine else "ort")
@@ -162,30 +171,6 @@ def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[Deplo
     return adapter, OrtBackend(path, intra_op_threads=threads)
 
 
-PER_DETECTION = ("boxes", "scores", "classes", "masks", "keypoints")
-
-
-class MinScore:
-    """Wraps an exported-graph adapter: detections under `threshold` are removed from the raw outputs,
-    so they are neither pasted, fused, drawn nor written (the graph keeps its own lower threshold)."""
-
-    def __init__(self, adapter: DeployAdapter, threshold: float) -> None:
-        self.adapter, self.threshold = adapter, threshold
-        self.model_path = adapter.model_path
-
-    def preprocess(self, image: np.ndarray) -> tuple[dict[str, np.ndarray], Any]:
-        return self.adapter.preprocess(image)
-
-    def postprocess(self, outputs: Mapping[str, np.ndarray], meta: Any, result: FrameResult) -> None:
-        if "num_dets" in outputs and "scores" in outputs:
-            count = np.asarray(outputs["num_dets"])
-            n = int(count.reshape(-1)[0])
-            keep = np.flatnonzero(np.asarray(outputs["scores"])[:n] >= self.threshold)
-            outputs = {k: np.asarray(v)[keep] if k in PER_DETECTION else v for k, v in outputs.items()}
-            outputs["num_dets"] = np.full_like(count, len(keep))
-        self.adapter.postprocess(outputs, meta, result)
-
-
 # ---- source, sinks, Ctrl-C ------------------------------------------------------------------------
 class StoppableSource(Source):
     """Wraps a source so a Ctrl-C can end the stream like an end of file: frames in flight finish."""
@@ -198,6 +183,10 @@ class StoppableSource(Source):
     @property
     def reconnects(self) -> int:  # type: ignore[override]  # the inner source counts; this forwards
         return self.inner.reconnects
+
+    @property
+    def end_error(self) -> EdgesegError | None:  # type: ignore[override]  # forwarded, like reconnects
+        return self.inner.end_error
 
     def open(self) -> None:
         self.inner.open()
@@ -236,26 +225,37 @@ def prepare_sinks(specs: list[str]) -> None:
 
 
 class _SigintDrain:
-    """First SIGINT stops the source (drain), the second raises KeyboardInterrupt (stop now)."""
+    """First SIGINT or SIGTERM stops the source (drain), the second raises KeyboardInterrupt (stop now).
+
+    SIGTERM is handled too because its default action kills the process before any sink is closed,
+    leaving an mp4 without its index (unplayable); `signum` remembers which signal came first.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, source: StoppableSource) -> None:
         self.source = source
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
+        self.signum: int | None = None
 
     def __enter__(self) -> _SigintDrain:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.source.stopped.is_set():
             raise KeyboardInterrupt
+        self.signum = signum
         self.source.stopped.set()
-        print("\nstopping: finishing the frames in flight (Ctrl-C again to stop now)", file=sys.stderr)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\nstopping ({name}): finishing the frames in flight (Ctrl-C again to stop now)",
+              file=sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
 
 
 def _results(pipeline: Any, total: int | None, quiet: bool) -> Iterator[Any]:
@@ -274,16 +274,18 @@ def run(args: argparse.Namespace) -> int:
         raise EdgesegError(f"--batch must be >= 1, got {args.batch}")
     if args.threads < 0:
         raise EdgesegError(f"--threads must be >= 0, got {args.threads}")
+    min_score = check_min_score(args.min_score, "--min-score")
     source = StoppableSource(open_source(args.source))
+    check_sinks(args.sink, source.uri)
     total = frame_count(source.inner)
     prepare_sinks(args.sink)
     adapter, backend = open_model(args.model, args.backend, args.threads)
-    model = MinScore(adapter, args.min_score) if args.min_score > 0 else adapter
     delivered, interrupted = 0, False
+    drain = _SigintDrain(source)
     try:
-        pipeline = Pipeline(source, model=model, backend=backend, sinks=args.sink, policy=args.policy,
-                            batch=args.batch)
-        with _SigintDrain(source):
+        pipeline = Pipeline(source, model=adapter, backend=backend, sinks=args.sink, policy=args.policy,
+                            batch=args.batch, min_score=min_score)
+        with drain:
             try:
                 for _ in _results(pipeline, total, args.no_progress):
                     delivered += 1
@@ -294,10 +296,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     interrupted = interrupted or source.stopped.is_set()
-    print(pipeline.stats.table())
+    stats = pipeline.stats
+    print(stats.table())
     for spec in args.sink:
         print(f"wrote {spec} ({delivered} frames)" if "://" not in spec else f"showed {spec}")
+    skipped = getattr(source.inner, "skipped", [])
+    if skipped:
+        print(f"edgeseg run: warning: skipped {len(skipped)} truncated image(s), first {skipped[0]}",
+              file=sys.stderr)
     if interrupted:
         print(f"edgeseg run: interrupted after {delivered} frames; sinks closed", file=sys.stderr)
-        return 130
+        return 128 + (drain.signum or signal.SIGINT)
     return 0

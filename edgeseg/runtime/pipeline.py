@@ -13,6 +13,7 @@ them and is raised to the caller naming the stage; sinks are closed on every way
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -26,9 +27,10 @@ import numpy as np
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.adapters import TaskAdapter
 from edgeseg.runtime.backend import Backend
+from edgeseg.runtime.min_score import DEFAULT_MIN_SCORE, check_min_score, with_min_score
 from edgeseg.runtime.results import FrameResult
-from edgeseg.runtime.sinks import Sink, StopStream, open_sink
-from edgeseg.runtime.sources import Frame, Source, open_source
+from edgeseg.runtime.sinks import Sink, StopStream, check_sinks, open_sink
+from edgeseg.runtime.sources import Frame, Source, check_image, open_source
 from edgeseg.runtime.stats import Stats, StatsRecorder
 
 log = logging.getLogger(__name__)
@@ -98,18 +100,40 @@ class Pipeline:
     sinks: URIs ("out.mp4", "results.jsonl", "display://"), Sink objects or callables(result).
     policy: "live" or "all"; default: "live" for live sources (cameras, streams), else "all".
     batch, max_wait_s: infer up to `batch` frames at once, waiting at most `max_wait_s` to fill one.
+    queue_size: frames each stage queue holds (None: a default per policy).
+    min_score: drop detections scoring below it (the CLI's --min-score, same default).
+    source_options: keyword options for the source (see sources.open_source); unknown ones are refused.
+
+    Everything that can be checked without running (values, sink paths, a sink that is the source) is
+    checked here, before the model is loaded.
     """
 
     def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter | str | Path,
                  backend: Backend | str = "ort",
                  sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
                  policy: str | None = None, batch: int = 1, max_wait_s: float = 0.005,
-                 queue_size: int | None = None, source_options: Mapping[str, Any] | None = None) -> None:
+                 queue_size: int | None = None, source_options: Mapping[str, Any] | None = None,
+                 min_score: float = DEFAULT_MIN_SCORE) -> None:
         if policy is not None and policy not in POLICIES:
             raise EdgesegError(f"unknown policy {policy!r}: use 'live' (drop old frames) or 'all' "
                                "(lose none)")
-        if batch < 1:
-            raise EdgesegError(f"batch must be >= 1, got {batch}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise EdgesegError(f"batch must be an integer >= 1, got {batch!r}")
+        if queue_size is not None and (isinstance(queue_size, bool) or not isinstance(queue_size, int)
+                                       or queue_size < 1):
+            raise EdgesegError(f"queue_size must be an integer >= 1 (or None for the default), got "
+                               f"{queue_size!r}")
+        if not (isinstance(max_wait_s, (int, float)) and math.isfinite(max_wait_s) and max_wait_s >= 0):
+            raise EdgesegError(f"max_wait_s must be a finite number of seconds >= 0, got {max_wait_s!r}")
+        if model is None:
+            raise EdgesegError("model is None: pass a TaskAdapter, a zoo name, an .onnx or an .engine")
+        if isinstance(backend, str) and backend not in ("ort", "trt"):
+            raise EdgesegError(f"unknown backend {backend!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' "
+                               "(TensorRT), or pass a Backend object")
+        min_score = check_min_score(min_score)
+        self._sink_specs = list(sinks)
+        source_obj = open_source(source, **dict(source_options or {}))
+        check_sinks(self._sink_specs, source_obj.uri)
         self._owns_backend = isinstance(backend, str)
         if isinstance(model, (str, Path)):
             from edgeseg.runtime.command import open_model  # zoo names, .onnx and .engine files
@@ -123,15 +147,9 @@ class Pipeline:
         if not isinstance(backend, Backend):
             raise EdgesegError(f"backend {backend!r} does not implement the Backend protocol "
                                "(inputs, outputs, infer, infer_async, close)")
-        try:
-            self.source = open_source(source, **dict(source_options or {}))
-        except BaseException:
-            if self._owns_backend:
-                backend.close()
-            raise
+        self.source = source_obj
         self.policy = policy or ("live" if self.source.is_live else "all")
-        self.model, self.backend = model, backend
-        self._sink_specs = list(sinks)
+        self.model, self.backend = with_min_score(model, min_score), backend
         self.sinks: list[Sink] = []
         self.batch, self.fixed_batch = self._batch_limits(batch)
         self.max_wait_s = max_wait_s
@@ -197,6 +215,10 @@ class Pipeline:
                     log.warning("stage thread %s did not stop in time", thread.name)
         finally:
             self.recorder.stop()
+            dropped = self.recorder.dropped
+            if dropped:
+                log.warning("policy %s dropped %d of %d frames to keep up with the source (policy 'all', "
+                            "--policy all, keeps every frame)", self.policy, dropped, self.recorder.frames_in)
             errors = []
             with self._sink_lock:
                 for sink in self.sinks:
@@ -231,6 +253,8 @@ class Pipeline:
                     continue
                 if item is _END:
                     self._finished = True
+                    if self.source.end_error is not None:  # every frame read has been delivered
+                        raise self.source.end_error
                     return
                 yield item
         finally:
@@ -315,6 +339,7 @@ class Pipeline:
             if frame is None:
                 self._put(self._decoded, _END)
                 return
+            check_image(frame.image, f"frame {frame_id} of {self.source.uri}")
             end = time.monotonic()
             self.recorder.stage("decode", end - t0)
             self.recorder.produced()

@@ -7,6 +7,7 @@ closes itself at interpreter exit, so the mp4 index is written and the file play
 from __future__ import annotations
 
 import atexit
+import fnmatch
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.outputs import check_output_file
 from edgeseg.runtime.results import FrameResult
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
@@ -90,6 +92,9 @@ class VideoSink(Sink):
         self.frames = 0
         self._container: Any = None
         self._stream: Any = None
+        if self.path.is_dir():
+            raise EdgesegError(f"cannot write {self.path}: it is a folder; give a file path such as "
+                               f"{self.path / 'out.mp4'}")
         if not self.path.parent.is_dir():
             raise EdgesegError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
         if not os.access(self.path.parent, os.W_OK):
@@ -164,6 +169,41 @@ class DisplaySink(Sink):
         if self._open:
             self._open = False
             self._cv2.destroyWindow(self.title)
+
+
+def sink_path(spec: Any) -> Path | None:
+    """The file a sink spec writes, or None for display://, callables and Sink objects."""
+    if isinstance(spec, (str, os.PathLike)) and "://" not in str(spec):
+        return Path(spec)
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_sinks(specs: list[Any], source_uri: str | None) -> None:
+    """Before any model is loaded: every file sink is a known kind, writable, not a folder, and not the
+    source itself (or a file its glob reads), which the sink would overwrite while it is being read."""
+    seen: list[Path] = []
+    for spec in specs:
+        path = sink_path(spec)
+        if path is None:
+            continue
+        if path.suffix.lower() not in (".jsonl", *VIDEO_SUFFIXES):
+            open_sink(spec)  # raises the "unknown sink" error with the list of kinds
+        if source_uri and "://" not in source_uri:
+            source = Path(source_uri[len("file://"):] if source_uri.startswith("file://") else source_uri)
+            if _same_file(path, source) or (any(c in source_uri for c in "*?[")
+                                            and fnmatch.fnmatch(str(path), source_uri)):
+                raise EdgesegError(f"sink {path} is the source {source_uri}: writing it would destroy the "
+                                   "input; choose another sink path")
+        if any(_same_file(path, other) for other in seen):
+            raise EdgesegError(f"sink {path} is given twice: each file sink needs its own path")
+        check_output_file(path, "sink")
+        seen.append(path)
 
 
 def open_sink(spec: str | Path | Sink | Callable[[FrameResult], Any], fps: float | None = None) -> Sink:

@@ -246,3 +246,38 @@ def test_top_level_pipeline_refuses_a_model_path_with_a_backend_object(deploy_gr
     with pytest.raises(edgeseg.EdgesegError, match="TaskAdapter"):
         edgeseg.Pipeline(shapes(1), model=deploy_graph, backend=backend)
     backend.close()
+
+
+def test_sigterm_drains_like_ctrl_c_and_leaves_a_playable_mp4(tmp_path):
+    """A service manager stops with SIGTERM, whose default action killed the process before the mp4
+    index was written (a 48-byte file that does not play)."""
+    video, records = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "edgeseg.cli", "run", "fcn_nearest", "--source", shapes(2000),
+           "--sink", str(video), "--sink", str(records), "--threads", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 2):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopping (SIGTERM)" in err and "Traceback" not in err
+    written = len(jsonl(records))
+    assert 2 <= written < 2000
+    assert video_frames(video) == [(64, 96)] * written
+    assert f"frames in {written}, out {written}, dropped 0" in out
+
+
+def test_sink_checks_come_before_the_model_is_loaded(tmp_path, capsys, monkeypatch):
+    def no_model(*args):
+        raise AssertionError("the model was loaded before the sinks were checked")
+
+    monkeypatch.setattr(command, "open_model", no_model)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"stand-in")
+    (tmp_path / "taken.mp4").mkdir()
+    for sink, message in [(str(clip), "is the source"), (str(tmp_path / "taken.mp4"), "is a folder"),
+                          (str(clip / "r.jsonl"), "is a file, not a folder")]:
+        code, _, err = run_cli(capsys, "fcn_nearest", "--source", str(clip), "--sink", sink)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert clip.read_bytes() == b"stand-in"

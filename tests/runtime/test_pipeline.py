@@ -199,3 +199,62 @@ def test_breaking_out_of_an_endless_live_source_closes_promptly():
     assert elapsed < 1.0, f"close took {elapsed:.2f} s: a stage thread ignored the stop flag"
     assert not any(t.is_alive() for t in p._threads)
     assert sink.closed == 1
+
+
+def test_policy_live_says_how_many_frames_it_dropped(caplog):
+    with caplog.at_level("WARNING", logger="edgeseg.runtime.pipeline"):
+        with Pipeline(numbered_frames(200), model=NumberAdapter(), backend=NumberBackend(delay_s=0.003),
+                      policy="live") as p:
+            for _ in p:
+                pass
+    assert p.stats.dropped > 0
+    assert f"policy live dropped {p.stats.dropped} of 200 frames" in caplog.text
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 0, 3), np.uint8), np.zeros((8, 8), np.uint8),
+                                   np.zeros((8, 8, 3), np.float32)])
+def test_a_frame_that_is_not_rgb_uint8_is_a_one_line_error_naming_it(image):
+    frames = [numbered_frame(0), image]
+    with pytest.raises(EdgesegError, match=r"decode: frame 1 of <iterable>: a frame must be") as info:
+        with Pipeline(frames, model=NumberAdapter(), backend=NumberBackend()) as p:
+            list(p)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"queue_size": 0}, "queue_size must be an integer >= 1"),
+    ({"queue_size": -2}, "queue_size must be an integer >= 1"),
+    ({"max_wait_s": -0.1}, "max_wait_s must be a finite number"),
+    ({"max_wait_s": float("inf")}, "max_wait_s must be a finite number"),
+    ({"min_score": float("nan")}, "min_score must be a score between 0 and 1"),
+    ({"min_score": 1.01}, "min_score must be a score between 0 and 1"),
+    ({"backend": "foo"}, "unknown backend 'foo'"),
+])
+def test_bad_pipeline_values_are_refused_before_running(kwargs, message):
+    kwargs = {"backend": NumberBackend(), **kwargs}
+    with pytest.raises(EdgesegError, match=message):
+        Pipeline(numbered_frames(1), model=NumberAdapter(), **kwargs)
+
+
+def test_a_sink_that_is_the_source_is_refused_and_the_source_kept(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"stand-in for a video")
+    with pytest.raises(EdgesegError, match="is the source"):
+        Pipeline(str(clip), model=NumberAdapter(), backend=NumberBackend(), sinks=[str(clip)])
+    assert clip.read_bytes() == b"stand-in for a video"
+
+
+def test_min_score_has_one_default_for_the_api_and_the_cli():
+    import argparse
+    import inspect
+
+    from edgeseg.runtime import command
+    from edgeseg.runtime.min_score import DEFAULT_MIN_SCORE, MinScore
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers())
+    cli_default = parser.parse_args(["run", "m", "--source", "s", "--sink", "x.jsonl"]).min_score
+    api_default = inspect.signature(Pipeline).parameters["min_score"].default
+    assert cli_default == api_default == DEFAULT_MIN_SCORE
+    p = Pipeline(numbered_frames(1), model=NumberAdapter(), backend=NumberBackend(), min_score=0.5)
+    assert isinstance(p.model, MinScore) and p.model.threshold == 0.5
