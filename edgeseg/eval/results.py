@@ -7,6 +7,7 @@ entry's keys (a `bbox` next to a mask would make it score masks with box areas).
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,14 +34,24 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
+def _not_finite(values: Any) -> bool:
+    """Python's json reads NaN and Infinity; pycocotools would score them (a NaN box still matches
+    nothing but counts as a detection), so they are refused instead."""
+    return any(not math.isfinite(v) for v in values)
+
+
 def _check_field(entry: Mapping[str, Any], task: str, sizes: Mapping[int, tuple[int, int]]) -> str | None:
     """What is wrong with the task-specific field of one entry, or None."""
     value = entry.get(FIELD_BY_TASK[task])
     if task == "bbox":
         ok = isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)
+        if ok and _not_finite(value):
+            return f"'bbox' {value} has a NaN or infinite coordinate (the model's output is broken)"
         return None if ok else "'bbox' must be [x, y, width, height]"
     if task == "keypoints":
         ok = isinstance(value, list) and len(value) == 3 * NUM_KEYPOINTS and all(_is_number(v) for v in value)
+        if ok and _not_finite(value):
+            return "'keypoints' hold a NaN or infinite coordinate (the model's output is broken)"
         return None if ok else f"'keypoints' must be {3 * NUM_KEYPOINTS} numbers (x, y, v per COCO keypoint)"
     if not (isinstance(value, dict) and isinstance(value.get("counts"), str)
             and isinstance(value.get("size"), list)):
@@ -84,6 +95,8 @@ def validate_results(
             raise _fail(source, task, f"entry {index} has a non-integer image_id or category_id")
         if not _is_number(entry["score"]):
             raise _fail(source, task, f"entry {index} has a non-numeric score")
+        if _not_finite([entry["score"]]):
+            raise _fail(source, task, f"entry {index} has a NaN or infinite score")
         if entry["image_id"] not in image_sizes:
             foreign.append(entry["image_id"])
             continue

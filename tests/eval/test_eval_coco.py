@@ -7,6 +7,7 @@ AP is the mean over the 10 IoU thresholds 0.50, 0.55, ..., 0.95 (a match needs I
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,12 @@ def _validate(data: Any, task: str = "bbox"):
     ([{"image_id": 1, "category_id": 1, "keypoints": [1, 2, 2], "score": 0.5}], "keypoints", "51 numbers"),
     ([{"image_id": 1, "category_id": 99, "bbox": [1, 2, 3, 4], "score": 0.5}], "bbox", "category_id 99"),
     ([{"image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}], "bbox", "different image sets"),
+    # NaN and Infinity are valid to Python's json and were scored (AP 0.042 on a NaN-box file)
+    ([{"image_id": 1, "category_id": 1, "bbox": [math.nan, 2, 3, 4], "score": 0.5}], "bbox", "NaN or inf"),
+    ([{"image_id": 1, "category_id": 1, "bbox": [1, 2, math.inf, 4], "score": 0.5}], "bbox", "NaN or inf"),
+    ([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": math.nan}], "bbox", "infinite score"),
+    ([{"image_id": 1, "category_id": 1, "keypoints": [math.nan] * 51, "score": 0.5}], "keypoints",
+     "NaN or infinite"),
 ])
 def test_bad_results_are_one_line_errors(data: Any, task: str, message: str) -> None:
     with pytest.raises(EdgesegError) as info:
