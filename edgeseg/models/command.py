@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise missing_extra("torch", "train") from None
     from edgeseg.models import zoo
-    from edgeseg.models.train import TrainOptions, train
+    from edgeseg.models.train import TrainOptions, load_checkpoint, train
 
     if args.epochs <= 0:
         raise EdgesegError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.resume:  # refused before the model is built or run.json rewritten
+        load_checkpoint((args.out or Path("runs") / args.name) / "checkpoint.pt")
     if args.threads:
         torch.set_num_threads(args.threads)
     model, info = zoo.build(args.name)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import random
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,9 +114,31 @@ def load_init(model: nn.Module, path: Path) -> None:
     log.info("initialised %d/%d tensors from %s", len(usable), len(own), path)
 
 
+def load_checkpoint(path: Path) -> dict[str, object]:
+    """The `--resume` checkpoint, loaded without executing anything in it: a file that pickles code or
+    other objects is refused with one line, as is a damaged file or one that is not our checkpoint."""
+    if not path.is_file():
+        raise EdgesegError(f"--resume: no checkpoint at {path}; run once without --resume first")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise EdgesegError(f"--resume: {path} pickles code or objects other than tensors, which is refused "
+                           f"for safety ({str(err).splitlines()[0][:120]}); delete it and train without "
+                           "--resume, or resume only from checkpoints edgeseg wrote") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise EdgesegError(f"--resume: {path} cannot be read as a checkpoint, it may be truncated "
+                           f"({type(err).__name__}); delete it and train without --resume") from None
+    if not (isinstance(ckpt, dict) and {"model", "optimizer", "step"} <= set(ckpt)):
+        raise EdgesegError(f"--resume: {path} is not an edgeseg training checkpoint (it needs model, "
+                           "optimizer and step); pass weights to fine-tune from with --init instead")
+    return ckpt
+
+
 def train(model: nn.Module, family: str, opts: TrainOptions) -> Path:
     """Train `model` in place; returns the path of the final weights (a plain state dict)."""
     seed_everything(opts.seed)
+    ckpt_path = opts.out / "checkpoint.pt"
+    ckpt = load_checkpoint(ckpt_path) if opts.resume else None  # a bad file fails before any work
     opts.out.mkdir(parents=True, exist_ok=True)
     dataset = ShapesDataset(opts.data, "train", limit=opts.images, with_masks=family == "rcnn")
     if len(dataset) == 0:
@@ -125,17 +149,13 @@ def train(model: nn.Module, family: str, opts: TrainOptions) -> Path:
         total = min(total, opts.max_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
-    ckpt_path = opts.out / "checkpoint.pt"
     step = 0
     if opts.init is not None:
         load_init(model, opts.init)
-    if opts.resume:
-        if not ckpt_path.is_file():
-            raise EdgesegError(f"--resume: no checkpoint at {ckpt_path}; run once without --resume first")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step = int(ckpt["step"])
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])  # type: ignore[arg-type]
+        optimizer.load_state_dict(ckpt["optimizer"])  # type: ignore[arg-type]
+        step = int(ckpt["step"])  # type: ignore[call-overload]
         log.info("resumed from %s at step %d", ckpt_path, step)
     loss_fn = LOSS_FNS[family]
     crop_rng = random.Random(opts.seed)

@@ -98,3 +98,31 @@ def test_bad_input_exits_2(tiny: tuple[Path, Path], tmp_path: Path, capsys: pyte
     assert main(["train", "fcn_bilinear", "--data", str(train), "--out", str(tmp_path / "r3"),
                  "--crop", "4096", "--max-steps", "1", "--no-progress", "--threads", "1"]) == 2
     assert "larger than a" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("code", "pickles code or objects other than tensors"),  # was an UnpicklingError traceback
+    ("cut", "cannot be read as a checkpoint"),
+    ("weights", "is not an edgeseg training checkpoint"),  # was a KeyError traceback
+])
+def test_resume_from_a_bad_checkpoint_is_one_line_before_any_work(
+        tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture, content: str,
+        message: str) -> None:
+    train, _ = tiny
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt = run / "checkpoint.pt"
+    if content == "code":
+        torch.save({"model": {}, "optimizer": {}, "step": 3, "hook": Path.cwd}, ckpt)
+    elif content == "cut":
+        torch.save({"model": {"w": torch.zeros(256)}, "optimizer": {}, "step": 3}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:200])
+    else:
+        torch.save({"w": torch.zeros(2)}, ckpt)
+    before = ckpt.read_bytes()
+    assert main(["train", "fcn_bilinear", "--data", str(train), "--out", str(run), "--resume",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt"]  # no run.json, no log
+    assert ckpt.read_bytes() == before
