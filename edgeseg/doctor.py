@@ -167,11 +167,25 @@ def tiny_plugin_graph(op: str, path: Path, rng: np.random.Generator) -> dict[str
         [node],
         f"doctor_{op}",
         [helper.make_tensor_value_info(k, elem[v.dtype], list(v.shape)) for k, v in feed.items()],
-        [helper.make_empty_tensor_value_info(o) for o in outputs],
+        [helper.make_tensor_value_info(o, t, None) for o, t in plugin_output_types(op).items()],
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid(spec.plugin_namespace, 1)]
     onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
     return feed
+
+
+def plugin_output_types(op: str) -> dict[str, int]:
+    """ONNX element types of the plugin's outputs for float32 inputs, in spec order.
+
+    Why: the TensorRT ONNX parser refuses graph outputs of UNDEFINED type, so the one-node graphs
+    must declare them; "same as ..." in the spec means float32 here (doctor feeds float32).
+    """
+    from onnx import TensorProto
+
+    from edgeseg.ops.spec import load_spec
+
+    named = {"int32": TensorProto.INT32, "float32": TensorProto.FLOAT}
+    return {o["name"]: named.get(str(o["type"]), TensorProto.FLOAT) for o in load_spec(op).outputs}
 
 
 def random_feed(backend: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -186,6 +200,72 @@ def random_feed(backend: Any, rng: np.random.Generator) -> dict[str, np.ndarray]
         else:
             feed[spec.name] = np.zeros(shape, spec.dtype)
     return feed
+
+
+def engine_source(
+    onnx_path: Path,
+    precision: str,
+    strongly_typed_only: bool,
+    out_dir: Path,
+    convert: Callable[[Path, Path], Path] | None = None,
+) -> Path:
+    """The graph to build at `precision`: on a strongly typed TensorRT (11+) an FP32 graph goes
+    through the FP16 pass first, as `edgeseg build` does, since there is no FP16 builder flag."""
+    from edgeseg.engine.onnx_info import summarize
+
+    if precision != "fp16" or not strongly_typed_only or summarize(onnx_path).precision.has_fp16:
+        return onnx_path
+    if convert is None:
+        from edgeseg.calibration.fp16 import convert_fp16
+
+        convert = convert_fp16
+    return Path(convert(onnx_path, out_dir / f"{onnx_path.stem.split('.')[0]}.fp16.onnx"))
+
+
+# Detection outputs as export names them and as the NMS plugin names them: (count, boxes, classes).
+DETECTION_NAMES = (("num_dets", "boxes", "classes"), ("num_detections", "det_boxes", "det_classes"))
+
+
+def align_detections(
+    reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], iou: float = 0.5
+) -> dict[str, np.ndarray]:
+    """`candidate` with each image's detection slots reordered to match `reference` by class and IoU.
+
+    Why: an engine may return the same detections in another order (close scores, another sort);
+    comparing slot by slot would call that a failure. Each reference detection, in slot order,
+    takes the unused candidate detection of its class with the highest IoU >= `iou`; unmatched
+    candidates follow in their own order, so a real difference still shows. Every output shaped
+    [B, K, ...] like the boxes' first two axes is reordered alike (scores, classes, masks, indices).
+    """
+    from edgeseg.calibration.fp16_check import box_iou
+
+    names = next((n for n in DETECTION_NAMES if all(k in reference and k in candidate for k in n)), None)
+    if names is None:
+        return dict(candidate)
+    count, boxes, classes = names
+    ref_boxes, got_boxes = reference[boxes], candidate[boxes]
+    if ref_boxes.shape != got_boxes.shape or ref_boxes.ndim != 3:
+        return dict(candidate)
+    batch, slots = ref_boxes.shape[:2]
+    order = np.tile(np.arange(slots), (batch, 1))
+    for b in range(batch):
+        n_ref = min(int(reference[count][b]), slots)
+        n_got = min(int(candidate[count][b]), slots)
+        ious = box_iou(ref_boxes[b, :n_ref].astype(np.float64), got_boxes[b, :n_got].astype(np.float64))
+        same = reference[classes][b, :n_ref, None] == candidate[classes][b, None, :n_got]
+        ious = np.where(same, ious, -1.0)
+        partner: list[int | None] = []
+        for i in range(n_ref):
+            free = [int(j) for j in np.argsort(-ious[i], kind="stable") if j not in partner]
+            partner.append(free[0] if free and ious[i, free[0]] >= iou else None)
+        rest = iter(j for j in range(slots) if j not in partner)
+        mapped = partner + [None] * (slots - n_ref)
+        order[b] = [next(rest) if p is None else p for p in mapped]
+    out = dict(candidate)
+    for name, value in candidate.items():
+        if value.ndim >= 2 and value.shape[:2] == (batch, slots):
+            out[name] = np.take_along_axis(value, order.reshape(batch, slots, *([1] * (value.ndim - 2))), 1)
+    return out
 
 
 def parity_check(
@@ -203,15 +283,19 @@ def parity_check(
         from edgeseg.engine.parity import compare_outputs, median_latency_ms
         from edgeseg.runtime.backends.ort import OrtBackend
         from edgeseg.runtime.backends.trt import TrtBackend
+        from edgeseg.trt.compat import load_tensorrt
 
         ort = OrtBackend(onnx_path)
         inputs = feed if feed is not None else random_feed(ort, np.random.default_rng(0))
         options = BuildOptions(precision=precision, plugin_library=library, progress=False)  # type: ignore[arg-type]
-        built = build_onnx(onnx_path, options, out_dir)
+        source = engine_source(onnx_path, precision, load_tensorrt()[1].strongly_typed_only, out_dir)
+        built = build_onnx(source, options, out_dir)
         trt = TrtBackend(built.path, plugin_library=library)
         try:
             atol, rtol = TOLERANCES[precision]
-            diffs = compare_outputs(ort.infer(inputs), trt.infer(inputs), atol, rtol)
+            reference = ort.infer(inputs)
+            got = align_detections(reference, trt.infer(inputs))
+            diffs = compare_outputs(reference, got, atol, rtol)
             latency = median_latency_ms(lambda: trt.infer(inputs))
         finally:
             trt.close()

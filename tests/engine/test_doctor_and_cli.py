@@ -123,3 +123,114 @@ def test_compare_outputs():
     assert compare_outputs(ref, far, atol=1e-3, rtol=0.02)[0].ok  # 1% off passes a 2% relative tolerance
     missing = compare_outputs(ref, {"boxes": ref["boxes"][:1]}, atol=1, rtol=1)
     assert [(d.ok, d.note) for d in missing] == [(False, "shape (1, 2) != (2, 2)"), (False, "missing")]
+
+
+@pytest.mark.parametrize("op", ["roi_align", "nms"])
+def test_doctor_plugin_graphs_declare_output_types(tmp_path, op):
+    """The TensorRT ONNX parser refuses graph outputs of UNDEFINED element type."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto
+
+    from edgeseg.doctor import tiny_plugin_graph
+
+    path = tmp_path / f"{op}.onnx"
+    tiny_plugin_graph(op, path, np.random.default_rng(0))
+    model = onnx.load(str(path))
+    got = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
+    want = {
+        "roi_align": {"pooled": TensorProto.FLOAT},
+        "nms": {
+            "det_boxes": TensorProto.FLOAT,
+            "det_scores": TensorProto.FLOAT,
+            "det_classes": TensorProto.INT32,
+            "det_indices": TensorProto.INT32,
+            "num_detections": TensorProto.INT32,
+        },
+    }[op]
+    assert got == want
+
+
+def _relu_graph(path, elem):
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    x = helper.make_tensor_value_info("x", elem, [1, 3])
+    y = helper.make_tensor_value_info("y", elem, [1, 3])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "precision, strongly_typed, fp16_graph, converted",
+    [
+        ("fp16", True, False, True),  # TensorRT 11: no FP16 flag, so the FP16 pass runs first
+        ("fp16", False, False, False),  # TensorRT 10.x: the builder flag does it
+        ("fp16", True, True, False),  # already a float16 graph
+        ("fp32", True, False, False),
+    ],
+)
+def test_doctor_fp16_runs_the_fp16_pass_on_strongly_typed_tensorrt(
+    tmp_path, precision, strongly_typed, fp16_graph, converted
+):
+    from onnx import TensorProto
+
+    from edgeseg.doctor import engine_source
+
+    src = _relu_graph(tmp_path / "m.trt.onnx", TensorProto.FLOAT16 if fp16_graph else TensorProto.FLOAT)
+    calls = []
+
+    def convert(a, b):
+        calls.append((a, b))
+        return b
+
+    got = engine_source(src, precision, strongly_typed, tmp_path, convert=convert)
+    if converted:
+        assert calls == [(src, tmp_path / "m.fp16.onnx")] and got == tmp_path / "m.fp16.onnx"
+    else:
+        assert calls == [] and got == src
+
+
+def _detections(boxes, classes, scores, names=("num_dets", "boxes", "classes", "scores"), slots=4):
+    count, b, c, s = names
+    out = {
+        count: np.array([len(boxes)], np.int32),
+        b: np.zeros((1, slots, 4), np.float32),
+        c: np.full((1, slots), -1, np.int32),
+        s: np.zeros((1, slots), np.float32),
+    }
+    out[b][0, : len(boxes)] = boxes
+    out[c][0, : len(boxes)] = classes
+    out[s][0, : len(boxes)] = scores
+    return out
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("num_dets", "boxes", "classes", "scores"),
+        ("num_detections", "det_boxes", "det_classes", "det_scores"),
+    ],
+)
+def test_doctor_matches_detections_by_iou_not_by_slot(names):
+    from edgeseg.doctor import align_detections
+    from edgeseg.engine.parity import compare_outputs
+
+    boxes = np.array([[0, 0, 10, 10], [50, 50, 80, 90], [20, 0, 30, 40]], np.float32)
+    ref = _detections(boxes, [1, 2, 1], [0.9, 0.8000, 0.7999], names)
+    same_set = _detections(boxes[[0, 2, 1]] + 0.01, [1, 1, 2], [0.9, 0.7999, 0.8001], names)
+    assert not all(d.ok for d in compare_outputs(ref, same_set, 1e-3, 1e-3))  # slot by slot: fails
+    aligned = align_detections(ref, same_set)
+    assert all(d.ok for d in compare_outputs(ref, aligned, 0.05, 1e-3))
+
+    moved = _detections(
+        np.array([[0, 0, 10, 10], [20, 0, 30, 40], [55, 60, 70, 75]], np.float32),
+        [1, 1, 2],
+        [0.9, 0.7999, 0.8],
+        names,
+    )
+    diffs = {d.name: d for d in compare_outputs(ref, align_detections(ref, moved), 0.05, 1e-3)}
+    assert not diffs[names[1]].ok  # a box that really moved still fails
+    other_class = _detections(boxes, [1, 3, 1], [0.9, 0.8, 0.7999], names)
+    diffs = {d.name: d for d in compare_outputs(ref, align_detections(ref, other_class), 0.05, 1e-3)}
+    assert not diffs[names[2]].ok  # a class change is never matched away
