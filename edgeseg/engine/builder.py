@@ -261,7 +261,7 @@ def _build_serialized(
         if profiles:
             config.set_calibration_profile(profile)
     if options.dla_core is not None:
-        _use_dla(builder, config, options.dla_core)
+        _use_dla(builder, config, options.dla_core, options.precision)
     if caps.timing_cache:
         _load_timing_cache(config, options.timing_cache)
     config.progress_monitor = progress_monitor(trt, enabled=options.progress)
@@ -276,8 +276,19 @@ def _build_serialized(
     return bytes(memoryview(serialized))
 
 
-def _use_dla(builder: trt.Builder, config: trt.IBuilderConfig, core: int) -> None:
+def check_dla(precision: str) -> None:
+    """Refuse DLA for FP32: the DLA runs only FP16 and INT8 layers, so with GPU fallback a (strongly
+    typed) FP32 engine would silently run every layer on the GPU."""
+    if precision == "fp32":
+        raise EdgesegError(
+            "--dla needs --precision fp16 or int8: the DLA runs no FP32 layers, so an FP32 engine would "
+            "run entirely on the GPU"
+        )
+
+
+def _use_dla(builder: trt.Builder, config: trt.IBuilderConfig, core: int, precision: str) -> None:
     """Run on a DLA core (Jetson), falling back to the GPU for layers the DLA cannot run."""
+    check_dla(precision)
     import tensorrt as trt
 
     available = int(builder.num_DLA_cores)
