@@ -202,11 +202,11 @@ def test_breaking_out_of_an_endless_live_source_closes_promptly():
 
 
 def test_policy_live_says_how_many_frames_it_dropped(caplog):
-    with caplog.at_level("WARNING", logger="edgeseg.runtime.pipeline"):
-        with Pipeline(numbered_frames(200), model=NumberAdapter(), backend=NumberBackend(delay_s=0.003),
-                      policy="live") as p:
-            for _ in p:
-                pass
+    with caplog.at_level("WARNING", logger="edgeseg.runtime.pipeline"), \
+            Pipeline(numbered_frames(200), model=NumberAdapter(), backend=NumberBackend(delay_s=0.003),
+                     policy="live") as p:
+        for _ in p:
+            pass
     assert p.stats.dropped > 0
     assert f"policy live dropped {p.stats.dropped} of 200 frames" in caplog.text
 
@@ -215,9 +215,9 @@ def test_policy_live_says_how_many_frames_it_dropped(caplog):
                                    np.zeros((8, 8, 3), np.float32)])
 def test_a_frame_that_is_not_rgb_uint8_is_a_one_line_error_naming_it(image):
     frames = [numbered_frame(0), image]
-    with pytest.raises(EdgesegError, match=r"decode: frame 1 of <iterable>: a frame must be") as info:
-        with Pipeline(frames, model=NumberAdapter(), backend=NumberBackend()) as p:
-            list(p)
+    with pytest.raises(EdgesegError, match=r"decode: frame 1 of <iterable>: a frame must be") as info, \
+            Pipeline(frames, model=NumberAdapter(), backend=NumberBackend()) as p:
+        list(p)
     assert "\n" not in str(info.value)
 
 
