@@ -162,6 +162,17 @@ def _node_findings(node: gs.Node, target: str) -> list[Finding]:
                     FACTS + " 2, 5",
                 )
             )
+        if node.op == "MaxPool" and len(node.outputs) > 1 and node.outputs[1].name:
+            out.append(
+                Finding(
+                    "maxpool-indices",
+                    "error",
+                    where,
+                    "MaxPool with its indices output: the parser takes MaxPool with one output only",
+                    "compute the unpooling positions another way (e.g. compare with the upsampled max)",
+                    "onnx-tensorrt onnxOpCheckers.cpp (MaxPool checker)",
+                )
+            )
         if node.op == "TopK" and len(node.inputs) > 1:
             k = const_value(node.inputs[1])
             if k is not None and int(k.reshape(-1)[0]) >= TOPK_MAX_K:

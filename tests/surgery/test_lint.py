@@ -224,3 +224,16 @@ def test_nms_candidates_over_the_plugin_limit(n: int, c: int, top_k: int, flagge
         domains=("edgeseg",),
     )
     assert ("nms-candidates" in _codes(model)) == flagged
+
+
+@pytest.mark.parametrize("with_indices", [True, False])
+def test_maxpool_indices_output(with_indices: bool) -> None:
+    """TensorRT for RTX refused fcn_max_unpool at its first MaxPool with an indices output."""
+    outs = ["y", "idx"] if with_indices else ["y"]
+    model = make_model(
+        [helper.make_node("MaxPool", ["x"], outs, kernel_shape=[2, 2], strides=[2, 2])],
+        [helper.make_tensor_value_info("x", F, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", F, [1, 3, 2, 2])]
+        + ([helper.make_tensor_value_info("idx", TensorProto.INT64, [1, 3, 2, 2])] if with_indices else []),
+    )
+    assert ("maxpool-indices" in _codes(model)) == with_indices
