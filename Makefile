@@ -12,7 +12,7 @@ DEMO_MODEL ?= panoptic_rcnn
 CONSTRAINTS := requirements/constraints.txt
 TEST_EXTRAS := dev,ort,video,train,deploy,rtx
 
-.PHONY: demo test test-slow lint typecheck cuda-check venv demo-venv lock clean
+.PHONY: demo test test-slow lint typecheck cuda-check gpu-check venv demo-venv lock clean
 
 $(VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ test-slow: $(VENV)/.installed
 cuda-check:
 	@if command -v nvcc >/dev/null 2>&1; then plugins/cuda_check.sh; \
 	else echo "nvcc not found: skipping CUDA compile check"; fi
+
+# On a machine with an NVIDIA GPU and nvcc (no TensorRT): kernels built for it, needs_cuda tests,
+# CUDA benchmark, compute-sanitizer memcheck/racecheck; one report (out/gpu-check/report.md), <= 8 min.
+gpu-check: $(VENV)/.installed
+	PYTHON=$(PY) tools/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build out *.egg-info
