@@ -23,8 +23,8 @@ BUILD_HELP = (
     "build it from a source checkout: on a desktop GPU `cmake -S plugins -B build/plugins "
     "-DTENSORRT_ROOT=/path/to/TensorRT && cmake --build build/plugins -j`; on a Jetson (JetPack 6.1+, "
     "TensorRT from apt) `cmake -S plugins -B build/plugins -DCMAKE_CUDA_ARCHITECTURES=87 && "
-    "cmake --build build/plugins -j` (110 for Thor); or point EDGESEG_PLUGIN_DIR at the folder "
-    "holding it (docs/plugins.md)"
+    "cmake --build build/plugins -j` (110 for Thor with CUDA 13, 101 with CUDA 12.8/12.9); or point "
+    "EDGESEG_PLUGIN_DIR at the folder holding it (docs/plugins.md)"
 )
 
 
