@@ -33,8 +33,8 @@ try:
     print(f"{'reused' if built.reused else 'built'} {built.path}")
     print(f"  task {meta.task}, input {meta.input_size}, for {meta.target.describe()}")
     if args.run:
-        from edgeseg.runtime.command import open_model
         from edgeseg.runtime.pipeline import Pipeline
+        from edgeseg.runtime.resolve import open_model
 
         model, backend = open_model(str(built.path), "trt", threads=0)
         with closing(backend):

@@ -13,14 +13,15 @@ import sys
 from contextlib import closing
 
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.command import open_model
 from edgeseg.runtime.pipeline import Pipeline
+from edgeseg.runtime.resolve import open_model
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("model", nargs="?", default="panoptic_rcnn", help="zoo name, .onnx or .engine")
 parser.add_argument("--input", default="0", help="camera index, device, stream or file URI")
 parser.add_argument("--output", default="display://", help="display://, out.mp4 or results.jsonl")
-parser.add_argument("--backend", choices=["ort", "trt"], help="default: trt for .engine, else ort")
+parser.add_argument("--backend", choices=["auto", "ort", "trt"], default="auto",
+                    help="default auto: trt for .engine, else ort")
 parser.add_argument("--frames", type=int, default=0, help="stop after N frames (0: until stopped)")
 args = parser.parse_args()
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from edgeseg.data.categories import PERSON_ID
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.command import open_model
 from edgeseg.runtime.pipeline import Pipeline
+from edgeseg.runtime.resolve import open_model
 from edgeseg.runtime.results import FrameResult
 from edgeseg.runtime.sinks import StopStream
 
@@ -45,7 +45,7 @@ def main() -> None:
         if len(ages) == args.frames:
             raise StopStream
 
-    model, backend = open_model(args.model, None, threads=0)
+    model, backend = open_model(args.model, "auto", threads=0)
     stats = Pipeline(args.input, model=model, backend=backend, sinks=[control], policy="live").run()
     backend.close()
     stale = sum(age > args.budget_ms / 1000 for age in ages)

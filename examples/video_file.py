@@ -13,16 +13,17 @@ from collections import Counter
 from contextlib import closing
 
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.command import open_model
 from edgeseg.runtime.overlays import category_name
 from edgeseg.runtime.pipeline import Pipeline
+from edgeseg.runtime.resolve import open_model
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("input", help="video file, image glob or any source URI")
 parser.add_argument("output", help="annotated video (.mp4, .mkv, .mov, .avi)")
 parser.add_argument("--model", default="panoptic_rcnn", help="zoo name, .onnx or .engine")
 parser.add_argument("--jsonl", help="also write one JSON line of results per frame")
-parser.add_argument("--backend", choices=["ort", "trt"], help="default: trt for .engine, else ort")
+parser.add_argument("--backend", choices=["auto", "ort", "trt"], default="auto",
+                    help="default auto: trt for .engine, else ort")
 parser.add_argument("--batch", type=int, default=1, help="frames per inference call")
 args = parser.parse_args()
 

@@ -2,14 +2,14 @@
 
 MODEL is a zoo name (the ONNX graph the zoo ships, so no torch is needed), an exported .onnx file
 (the adapter comes from the graph's metadata) or a TensorRT .engine (the adapter comes from its
-sidecar). The first Ctrl-C (or SIGTERM, as a service manager sends) stops reading the source and lets
-the frames in flight reach the sinks; a second one stops at once. Either way every sink is closed, so
-the mp4 plays. Arguments and sink paths are checked before the model is loaded.
+sidecar); `edgeseg.runtime.resolve` turns it into an adapter and a backend, as it does for
+`Pipeline`. The first Ctrl-C (or SIGTERM, as a service manager sends) stops reading the source and
+lets the frames in flight reach the sinks; a second one stops at once. Either way every sink is
+closed, so the mp4 plays. Arguments and sink paths are checked before the model is loaded.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -20,8 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from edgeseg.errors import EdgesegError
-from edgeseg.hashing import sha256_file
-from edgeseg.runtime.backend import Backend
+from edgeseg.runtime import resolve
 from edgeseg.runtime.min_score import (  # noqa: F401 - MinScore, PER_DETECTION: re-exported
     DEFAULT_MIN_SCORE,
     PER_DETECTION,
@@ -30,10 +29,10 @@ from edgeseg.runtime.min_score import (  # noqa: F401 - MinScore, PER_DETECTION:
 )
 from edgeseg.runtime.sinks import check_sinks
 from edgeseg.runtime.sources import Frame, ImageGlobSource, ShapesSource, Source, VideoFileSource, open_source
-from edgeseg.runtime.task_adapters import DeployAdapter, DeployInfo
 
-ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
-MODEL_SUFFIXES = (".onnx", ".engine")
+# the resolver's names, kept here for callers of the command module (benchmarks, older scripts)
+resolve_model = resolve.find_model
+open_model = resolve.open_model
 
 EXAMPLE = """examples:
   edgeseg run panoptic_rcnn --source clip.mp4 --sink out.mp4 --sink results.jsonl
@@ -60,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="live: drop old frames when behind; all: lose none (default: live for cameras "
                         "and streams, all for files)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="frames per inference call (default 1)")
-    p.add_argument("--backend", choices=["ort", "trt"], default=None,
-                   help="ort (ONNX Runtime, CPU) or trt (TensorRT); default: trt for .engine, else ort")
+    p.add_argument("--backend", choices=list(resolve.BACKENDS), default="auto",
+                   help="ort (ONNX Runtime, CPU) or trt (TensorRT); default auto: trt for .engine, else ort")
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="drop detections scoring below S (0..1) before fusion, overlays and sinks "
                         f"(default {DEFAULT_MIN_SCORE:g}: keep what the graph returns; the same default as "
@@ -70,105 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="ONNX Runtime threads per operator (default 0: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-# ---- model -> (adapter, backend) ------------------------------------------------------------------
-def zoo_names() -> list[str]:
-    """Names in the zoo index (read as JSON: resolving a name needs no torch)."""
-    index = ZOO_DIR / "zoo.json"
-    if not index.is_file():
-        return []
-    return sorted(json.loads(index.read_text(encoding="utf-8"))["models"])
-
-
-def resolve_model(spec: str) -> Path:
-    """A zoo name -> its shipped graph (hash checked against the zoo's onnx.json); a path -> itself."""
-    path = Path(spec)
-    if path.suffix.lower() in MODEL_SUFFIXES:
-        if not path.is_file():
-            raise EdgesegError(f"model file {spec} not found: check the path, or pass a zoo name "
-                               f"({', '.join(zoo_names())})")
-        return path
-    if path.suffix or "/" in spec:
-        raise EdgesegError(f"cannot run {spec!r}: pass a zoo model name, an exported .onnx file "
-                           "(`edgeseg export`) or a TensorRT .engine (`edgeseg build`)")
-    names = zoo_names()
-    if spec not in names:
-        raise EdgesegError(f"unknown model {spec!r}: use a zoo name ({', '.join(names)}), an .onnx file "
-                           "or an .engine")
-    graph = ZOO_DIR / f"{spec}.onnx"
-    if not graph.is_file():
-        raise EdgesegError(f"zoo model {spec!r} has no exported graph in this install ({graph.name} is "
-                           "missing): run `edgeseg export --zoo` (needs torch) or pass an .onnx file")
-    index = ZOO_DIR / "onnx.json"
-    recorded = json.loads(index.read_text(encoding="utf-8")).get("models", {}) if index.is_file() else {}
-    entry = recorded.get(spec)
-    if entry and entry.get("sha256") and entry["sha256"] != sha256_file(graph):
-        raise EdgesegError(f"zoo graph {graph.name} does not match the zoo's recorded sha256 (damaged or "
-                           "replaced): reinstall edgeseg or run `edgeseg export --zoo`")
-    return graph
-
-
-def engine_info(metadata: Any, backend: Backend, source: str) -> DeployInfo:
-    """The deploy metadata of an engine: task and classes from its sidecar, tensors from the engine."""
-    if metadata is None or not metadata.task or metadata.classes is None:
-        raise EdgesegError(f"{source} has no sidecar with the task and classes: rebuild it from an exported "
-                           "graph with `edgeseg build`")
-    inputs = backend.inputs()
-    if len(inputs) != 1 or len(inputs[0].shape) != 4:
-        raise EdgesegError(f"{source} does not take one [B,H,W,3] frame input: it was not built from an "
-                           "`edgeseg export` graph; write a TaskAdapter for it")
-    spec = inputs[0]
-    height, width = spec.shape[1], spec.shape[2]
-    if metadata.input_size:
-        height, width = metadata.input_size
-    props = {"edgeseg.task": metadata.task, "edgeseg.model": metadata.model_name,
-             "edgeseg.classes": json.dumps(metadata.classes),
-             "edgeseg.input": json.dumps({"name": spec.name, "height": height, "width": width}),
-             "edgeseg.outputs": json.dumps([o.name for o in backend.outputs()])}
-    return DeployInfo.from_props(props, source)
-
-
-class EngineAdapter(DeployAdapter):
-    """The exported-graph adapter, fed from an engine's sidecar instead of ONNX metadata_props."""
-
-    def __init__(self, engine: Path, info: DeployInfo) -> None:  # noqa: D107 - no ONNX file to read
-        from edgeseg.runtime.panoptic_fusion import FusionParams
-
-        self.model_path, self.info = str(engine), info
-        self.fusion = FusionParams(mask_threshold=info.mask_threshold)
-
-
-def open_model(spec: str, backend_name: str | None, threads: int) -> tuple[DeployAdapter, Backend]:
-    """The adapter and an open backend for MODEL_OR_ENGINE (the caller closes the backend)."""
-    if backend_name is not None and backend_name not in ("ort", "trt"):
-        raise EdgesegError(f"unknown backend {backend_name!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' "
-                           "(TensorRT)")
-    path = resolve_model(spec)
-    is_engine = path.suffix.lower() == ".engine"
-    backend_name = backend_name or ("trt" if is_engine else "ort")
-    if backend_name == "trt":
-        from edgeseg.trt.compat import load_tensorrt
-
-        load_tensorrt()  # no TensorRT: say so before anything else
-        if not is_engine:
-            raise EdgesegError(f"--backend trt runs TensorRT engines: build one with `edgeseg build {path}` "
-                               "and pass the .engine, or use --backend ort")
-        from edgeseg.runtime.backends.trt import TrtBackend
-
-        trt_backend = TrtBackend(path)
-        try:
-            return EngineAdapter(path, engine_info(trt_backend.metadata, trt_backend, str(path))), trt_backend
-        except BaseException:
-            trt_backend.close()
-            raise
-    if is_engine:
-        raise EdgesegError(f"{path} is a TensorRT engine: run it with --backend trt (or pass the .onnx "
-                           "for --backend ort)")
-    adapter = DeployAdapter(path)
-    from edgeseg.runtime.backends.ort import OrtBackend
-
-    return adapter, OrtBackend(path, intra_op_threads=threads)
 
 
 # ---- source, sinks, Ctrl-C ------------------------------------------------------------------------
@@ -279,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     check_sinks(args.sink, source.uri)
     total = frame_count(source.inner)
     prepare_sinks(args.sink)
-    adapter, backend = open_model(args.model, args.backend, args.threads)
+    adapter, backend = resolve.open_model(args.model, args.backend, args.threads)
     delivered, interrupted = 0, False
     drain = _SigintDrain(source)
     try:

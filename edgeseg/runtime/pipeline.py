@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.runtime import resolve
 from edgeseg.runtime.adapters import TaskAdapter
 from edgeseg.runtime.backend import Backend
 from edgeseg.runtime.min_score import DEFAULT_MIN_SCORE, check_min_score, with_min_score
@@ -37,27 +38,6 @@ log = logging.getLogger(__name__)
 
 POLICIES = ("live", "all")
 _POLL_S = 0.05
-
-
-def load_backend(name: str, model_path: str | None) -> Backend:
-    """The named backend over the adapter's graph file (imported only when asked for)."""
-    if model_path is None:
-        raise EdgesegError(f"backend={name!r} needs a model file: give the adapter a `model_path` or pass "
-                           "a Backend object")
-    if name == "ort":
-        from edgeseg.runtime.backends.ort import OrtBackend
-
-        return OrtBackend(model_path)
-    if name == "trt":
-        import importlib
-
-        try:
-            module = importlib.import_module("edgeseg.runtime.backends.trt")
-        except ImportError as err:
-            raise EdgesegError(f"the TensorRT backend is unavailable here ({err}); "
-                               "use backend='ort'") from err
-        return module.TrtBackend(model_path)  # type: ignore[no-any-return]
-    raise EdgesegError(f"unknown backend {name!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' (TensorRT)")
 
 
 class StageError(RuntimeError):
@@ -96,7 +76,8 @@ class Pipeline:
     source: a URI (see sources.open_source), a Source, or an iterable of RGB frames.
     model: a TaskAdapter, or a zoo name / exported .onnx / .engine path (adapter from its metadata).
     backend: any object satisfying the Backend protocol (ONNX Runtime, TensorRT, a test double), or
-        "ort" / "trt" to open the adapter's `model_path` (the pipeline then closes it too).
+        "auto" / "ort" / "trt" to open the model (or the adapter's `model_path`) through the same
+        resolver as `edgeseg run` (the pipeline then closes it too); "auto": TensorRT for an .engine.
     sinks: URIs ("out.mp4", "results.jsonl", "display://"), Sink objects or callables(result).
     policy: "live" or "all"; default: "live" for live sources (cameras, streams), else "all".
     batch, max_wait_s: infer up to `batch` frames at once, waiting at most `max_wait_s` to fill one.
@@ -109,7 +90,7 @@ class Pipeline:
     """
 
     def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter | str | Path,
-                 backend: Backend | str = "ort",
+                 backend: Backend | str = "auto",
                  sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
                  policy: str | None = None, batch: int = 1, max_wait_s: float = 0.005,
                  queue_size: int | None = None, source_options: Mapping[str, Any] | None = None,
@@ -127,23 +108,20 @@ class Pipeline:
             raise EdgesegError(f"max_wait_s must be a finite number of seconds >= 0, got {max_wait_s!r}")
         if model is None:
             raise EdgesegError("model is None: pass a TaskAdapter, a zoo name, an .onnx or an .engine")
-        if isinstance(backend, str) and backend not in ("ort", "trt"):
-            raise EdgesegError(f"unknown backend {backend!r}: use 'ort' (ONNX Runtime, CPU) or 'trt' "
-                               "(TensorRT), or pass a Backend object")
+        if isinstance(backend, str):
+            resolve.check_backend(backend)
         min_score = check_min_score(min_score)
         self._sink_specs = list(sinks)
         source_obj = open_source(source, **dict(source_options or {}))
         check_sinks(self._sink_specs, source_obj.uri)
         self._owns_backend = isinstance(backend, str)
         if isinstance(model, (str, Path)):
-            from edgeseg.runtime.command import open_model  # zoo names, .onnx and .engine files
-
             if not isinstance(backend, str):
-                raise EdgesegError("model given by name or path: pass backend='ort' or 'trt', or a "
+                raise EdgesegError("model given by name or path: pass backend='auto', 'ort' or 'trt', or a "
                                    "TaskAdapter with your own backend object")
-            model, backend = open_model(str(model), backend, threads=0)
+            model, backend = resolve.open_model(str(model), backend, threads=0)
         elif isinstance(backend, str):
-            backend = load_backend(backend, getattr(model, "model_path", None))
+            backend = resolve.open_backend(backend, getattr(model, "model_path", None))
         if not isinstance(backend, Backend):
             raise EdgesegError(f"backend {backend!r} does not implement the Backend protocol "
                                "(inputs, outputs, infer, infer_async, close)")

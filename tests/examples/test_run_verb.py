@@ -5,8 +5,6 @@ through OrtBackend + DeployAdapter on the same synthetic frames, and error cases
 """
 from __future__ import annotations
 
-import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +17,7 @@ from example_helpers import REPO, jsonl, shapes, video_frames
 
 from edgeseg.cli import main
 from edgeseg.data.video import iter_clip_frames
-from edgeseg.hashing import sha256_file
-from edgeseg.runtime import command
+from edgeseg.runtime import command, resolve
 from edgeseg.runtime.backend import TensorSpec
 from edgeseg.runtime.sources import open_source
 
@@ -83,29 +80,6 @@ def test_help_has_an_example(capsys):
     assert "edgeseg run panoptic_rcnn --source" in capsys.readouterr().out
 
 
-def _fake_zoo(tmp_path: Path, graph: Path, monkeypatch, sha: str | None = None) -> Path:
-    zoo = tmp_path / "zoo"
-    zoo.mkdir()
-    (zoo / "zoo.json").write_text(json.dumps({"models": {"tiny": {}, "unexported": {}}}))
-    shutil.copy(graph, zoo / "tiny.onnx")
-    recorded = {"tiny": {"sha256": sha or sha256_file(graph)}}
-    (zoo / "onnx.json").write_text(json.dumps({"models": recorded}))
-    monkeypatch.setattr(command, "ZOO_DIR", zoo)
-    return zoo
-
-
-def test_zoo_names_resolve_to_the_shipped_graph_with_its_hash(tmp_path, monkeypatch, deploy_graph):
-    zoo = _fake_zoo(tmp_path, deploy_graph, monkeypatch)
-    assert command.resolve_model("tiny") == zoo / "tiny.onnx"
-    with pytest.raises(command.EdgesegError, match=r"unknown model .nope.: use a zoo name \(tiny, unexp"):
-        command.resolve_model("nope")
-    with pytest.raises(command.EdgesegError, match="'unexported' has no exported graph.*export --zoo"):
-        command.resolve_model("unexported")
-    (zoo / "onnx.json").write_text(json.dumps({"models": {"tiny": {"sha256": "0" * 64}}}))
-    with pytest.raises(command.EdgesegError, match="does not match the zoo's recorded sha256"):
-        command.resolve_model("tiny")
-
-
 @pytest.mark.parametrize(("args", "message"), [
     (["nosuch_model", "--source", shapes(1)], "unknown model 'nosuch_model'"),
     (["missing.onnx", "--source", shapes(1)], "model file missing.onnx not found"),
@@ -151,16 +125,16 @@ def test_engine_adapter_comes_from_the_sidecar():
 
     meta = EngineMetadata("faster_rcnn", "ab" * 32, "fp16", Target("10.3.0", "Orin", (8, 7)),
                           task="detection", classes=["circle", "square"])
-    info = command.engine_info(meta, _StubEngine(), "m.engine")
+    info = resolve.engine_info(meta, _StubEngine(), "m.engine")
     assert (info.task, info.classes, info.input_name, info.height, info.width) == (
         "detection", ["circle", "square"], "images", 240, 320)
     assert info.outputs == ["boxes", "scores", "classes", "num_dets"]
-    adapter = command.EngineAdapter(Path("m.engine"), info)
+    adapter = resolve.EngineAdapter(Path("m.engine"), info)
     inputs, letterbox = adapter.preprocess(np.zeros((480, 640, 3), np.uint8))
     assert inputs["images"].shape == (1, 240, 320, 3) and letterbox is not None
     meta.task = None
     with pytest.raises(command.EdgesegError, match="no sidecar with the task"):
-        command.engine_info(meta, _StubEngine(), "m.engine")
+        resolve.engine_info(meta, _StubEngine(), "m.engine")
 
 
 def test_ctrl_c_drains_in_flight_frames_and_leaves_a_playable_mp4(tmp_path, deploy_graph):
@@ -272,7 +246,7 @@ def test_sink_checks_come_before_the_model_is_loaded(tmp_path, capsys, monkeypat
     def no_model(*args):
         raise AssertionError("the model was loaded before the sinks were checked")
 
-    monkeypatch.setattr(command, "open_model", no_model)
+    monkeypatch.setattr(resolve, "open_model", no_model)
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"stand-in")
     (tmp_path / "taken.mp4").mkdir()
