@@ -1,16 +1,18 @@
 """The build chain's stages on a zoo model, up to (not including) the TensorRT build.
 
-`edgeseg.engine.chain` finds each stage by name (export_onnx, patch_file, convert_fp16); here they
-are found the same way and run for real on a zoo R-CNN (random weights when the zoo has none yet),
+`edgeseg.engine.chain` imports each stage directly (export_stage, patch_stage, fp16_stage); here they
+are taken the same way and run for real on a zoo R-CNN (random weights when the zoo has none yet),
 and each output is checked on ONNX Runtime against the stage before it. The TensorRT build itself
-is not faked: without TensorRT, `build_engine` must stop at that step with its one-line message,
-after writing the exported and patched graphs. On a GPU machine `edgeseg doctor` runs the rest.
+is not faked: without TensorRT, `build_engine` must say so before any stage runs, writing nothing.
+On a GPU machine `edgeseg doctor` runs the rest. Missing stage dependencies are simulated by
+hiding the package in `sys.modules` (an import of a None entry fails, as for an absent package).
 """
 from __future__ import annotations
 
 import functools
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,8 @@ import pytest
 
 from edgeseg.calibration.fp16_check import compare_detections
 from edgeseg.data.shapes import render_image
-from edgeseg.engine.chain import build_engine, stage
+from edgeseg.engine import chain
+from edgeseg.engine.chain import build_engine, export_stage, fp16_stage, patch_stage
 from edgeseg.errors import EdgesegError
 
 NAME = "mask_rcnn"  # an R-CNN: its graph has the edgeseg RoIAlign and NMS ops the surgery replaces
@@ -64,15 +67,15 @@ def tensorrt_missing() -> bool:
 
 def test_chain_export_patch_fp16_on_ort(tmp_path, export_with_available_weights):
     exported, patched = tmp_path / f"{NAME}.onnx", tmp_path / f"{NAME}.trt.onnx"
-    if tensorrt_missing():
-        # the real chain: export and patch run, then the build step says what is missing
+    if tensorrt_missing():  # the real chain says so before exporting anything
         with pytest.raises(EdgesegError, match="TensorRT is not installed"):
-            build_engine(NAME, precision="fp32", out_dir=tmp_path)
-    else:  # the chain would build an engine here; run its first two stages as it finds them
-        stage("edgeseg.export", "export_onnx")(NAME, tmp_path)
-        stage("edgeseg.surgery", "patch_file")(exported, patched)
+            build_engine(NAME, precision="fp32", out_dir=tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+    # the chain's first two stages, taken as the chain takes them
+    export_stage()(NAME, tmp_path)
+    patch_stage()(exported, patched)
     # FP16 on TensorRT 11 runs this pass; without TensorRT the chain cannot tell, so run it as it would
-    half = stage("edgeseg.calibration", "convert_fp16")(patched, tmp_path / f"{NAME}.fp16.onnx")
+    half = fp16_stage()(patched, tmp_path / f"{NAME}.fp16.onnx")
     for path in (exported, patched, half):
         onnx.checker.check_model(str(path))
     assert ("edgeseg", "RoIAlign") in node_types(exported) and ("edgeseg", "NMS") in node_types(exported)
@@ -120,3 +123,110 @@ def test_patch_file_refuses_bad_input(tmp_path):
     with pytest.raises(EdgesegError, match="unknown pass"):
         patch_file(tmp_path / "m.onnx", tmp_path / "out.onnx", passes=["nope"])
     assert not (tmp_path / "out.onnx").exists()
+
+
+# ---- stage dependencies, folders and order, without running the heavy stages -------------------------
+@pytest.fixture
+def fake_tensorrt(monkeypatch):
+    """A TensorRT 10-like capability set, so the chain gets past its TensorRT check."""
+    caps = types.SimpleNamespace(strongly_typed_only=False)
+    monkeypatch.setattr(chain, "load_tensorrt", lambda flavour="tensorrt": (object(), caps))
+    return caps
+
+
+@pytest.fixture
+def export_spy(monkeypatch):
+    """A stand-in export stage module (no torch): records calls, creates its folder, then fails."""
+    calls: list[tuple[str, Path]] = []
+
+    def export_onnx(name, out_dir):
+        calls.append((name, Path(out_dir)))
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # as the real stage does before exporting
+        raise EdgesegError(f"unknown zoo model {name!r} (stand-in export)")
+
+    module = types.ModuleType("edgeseg.export.onnx_export")
+    module.export_onnx = export_onnx  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "edgeseg.export.onnx_export", module)
+    return calls
+
+
+def hide(monkeypatch, *packages: str) -> None:
+    for package in packages:
+        monkeypatch.setitem(sys.modules, package, None)
+
+
+def test_missing_torch_names_the_train_extra_and_leaves_no_folder(tmp_path, monkeypatch, fake_tensorrt):
+    monkeypatch.chdir(tmp_path)
+    hide(monkeypatch, "torch")
+    with pytest.raises(EdgesegError) as info:
+        build_engine(NAME, precision="fp32")
+    message = str(info.value)
+    assert message.startswith("the export stage needs torch, which is not installed")
+    assert "pip install 'edgeseg[train]'" in message and "\n" not in message
+    assert list(tmp_path.iterdir()) == []  # no engines/ folder
+
+
+def test_missing_graphsurgeon_is_named_before_the_export_runs(tmp_path, monkeypatch, fake_tensorrt,
+                                                              export_spy):
+    monkeypatch.chdir(tmp_path)
+    hide(monkeypatch, "onnx_graphsurgeon")
+    with pytest.raises(EdgesegError, match=r"the patch stage needs onnx-graphsurgeon.*edgeseg\[deploy\]"):
+        build_engine(NAME, precision="fp16")
+    assert export_spy == []  # found missing before minutes of export
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_onnxruntime_for_calibration(tmp_path, monkeypatch, fake_tensorrt):
+    graph = tmp_path / "m.onnx"
+    graph.write_bytes(b"stand-in")
+    hide(monkeypatch, "onnxruntime")
+    with pytest.raises(EdgesegError, match=r"the calibrate stage needs onnxruntime.*edgeseg\[deploy\]"):
+        build_engine(graph, precision="int8", calib=tmp_path)
+
+
+def test_an_import_error_inside_a_stage_names_the_package(tmp_path, monkeypatch, fake_tensorrt):
+    """A dependency the pre-check does not list (here onnxscript) still becomes the one-line error."""
+    class Refuse:
+        def find_spec(self, name, path=None, target=None):
+            if name == "edgeseg.export.onnx_export":
+                raise ModuleNotFoundError("No module named 'onnxscript'", name="onnxscript")
+            return None
+
+    monkeypatch.delitem(sys.modules, "edgeseg.export.onnx_export", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Refuse(), *sys.meta_path])
+    with pytest.raises(EdgesegError, match=r"the export stage needs onnxscript.*edgeseg\[train\]"):
+        export_stage()
+
+
+def test_a_failing_stage_leaves_no_empty_engine_folder(tmp_path, monkeypatch, fake_tensorrt, export_spy):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EdgesegError, match="stand-in export"):
+        build_engine("no_such_model", precision="fp32")
+    assert export_spy == [("no_such_model", Path("engines") / "no_such_model")]
+    assert list(tmp_path.iterdir()) == []  # neither engines/no_such_model nor engines/
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(EdgesegError, match="stand-in export"):
+        build_engine("no_such_model", out_dir=kept / "a" / "b")
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]  # what existed stays
+
+
+def test_tensorrt_is_checked_before_any_stage(tmp_path, monkeypatch, export_spy):
+    def no_tensorrt(flavour="tensorrt"):
+        raise EdgesegError("TensorRT is not installed (simulated)")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(chain, "load_tensorrt", no_tensorrt)
+    hide(monkeypatch, "torch")  # TensorRT is named first even when the export stage could not run
+    with pytest.raises(EdgesegError, match=r"TensorRT is not installed \(simulated\)"):
+        build_engine(NAME, precision="fp32")
+    assert export_spy == [] and list(tmp_path.iterdir()) == []
+
+
+def test_importing_the_engine_package_loads_no_stage():
+    code = ("import sys; import edgeseg.engine; "
+            "heavy = [m for m in ('torch', 'onnx_graphsurgeon', 'onnxruntime', 'edgeseg.export.onnx_export', "
+            "'edgeseg.surgery.registry', 'edgeseg.calibration.calibrate') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
