@@ -333,7 +333,8 @@ class Pipeline:
             t0 = time.monotonic()
             item.inputs, item.meta = self.model.preprocess(item.frame.image)
             item.stamps["preprocess"] = time.monotonic()
-            self.recorder.stage("preprocess", item.stamps["preprocess"] - t0)
+            self.recorder.stage("preprocess", item.stamps["preprocess"] - t0,
+                                waits=[t0 - item.stamps["decode"]])
             self._put(self._prepped, item)
         self._put(self._prepped, _END)
 
@@ -367,7 +368,8 @@ class Pipeline:
             inputs = self._stack([it.inputs or {} for it in items])
             outputs = self.backend.infer(inputs)
             end = time.monotonic()
-            self.recorder.stage("infer", end - t0, frames=len(items))
+            self.recorder.stage("infer", end - t0, frames=len(items),
+                                waits=[t0 - it.stamps["preprocess"] for it in items])
             self.recorder.batch()
             size = len(next(iter(inputs.values())))
             for name, value in outputs.items():
@@ -394,7 +396,8 @@ class Pipeline:
                                  image=image, timestamps=item.stamps)
             self.model.postprocess(item.outputs or {}, item.meta, result)
             result.timestamps["postprocess"] = time.monotonic()
-            self.recorder.stage("postprocess", result.timestamps["postprocess"] - t0)
+            self.recorder.stage("postprocess", result.timestamps["postprocess"] - t0,
+                                waits=[t0 - item.stamps["infer"]])
             item.result = result
             self._put(self._done, item)
         self._put(self._done, _END)
@@ -411,7 +414,7 @@ class Pipeline:
                 for sink in self.sinks:
                     sink.write(result, image)
             result.timestamps["sink"] = end = time.monotonic()
-            self.recorder.stage("sink", end - t0)
+            self.recorder.stage("sink", end - t0, waits=[t0 - result.timestamps["postprocess"]])
             self.recorder.delivered(end - result.timestamps["capture"])
             self._put(self._out, result)
         self._put(self._out, _END)

@@ -1,6 +1,10 @@
 """Pipeline statistics: per-stage latency percentiles, end-to-end latency, FPS, drops.
 
-Stages record from their own threads, so the recorder is locked. Latency samples are kept in bounded
+Each stage reports two series per frame: its processing time (inside the stage) and its queue wait
+(from the previous stage finishing the frame to this stage taking it, including any time the hand-over
+blocked on a full queue). Kept apart because they answer different questions: a long wait before
+`infer` means inference is the bottleneck; a long `infer` processing time means the model is slow.
+Stages record from their own threads, so the recorder is locked. Samples are kept in bounded
 windows (the most recent `window` frames) so a robot running for days does not grow memory.
 """
 from __future__ import annotations
@@ -8,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,7 +41,11 @@ class Latency:
 
 @dataclass(frozen=True)
 class Stats:
-    """A snapshot of a pipeline run; `table()` is what the CLI prints at the end."""
+    """A snapshot of a pipeline run; `table()` is what the CLI prints at the end.
+
+    `stages`: processing time per stage; `queue_wait`: per stage, the time frames waited before the
+    stage took them (no entry for decode, which reads the source and has no queue before it).
+    """
 
     stages: dict[str, Latency]
     end_to_end: Latency
@@ -46,6 +55,7 @@ class Stats:
     reconnects: int
     wall_s: float
     batches: int = 0
+    queue_wait: dict[str, Latency] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -58,10 +68,13 @@ class Stats:
         return self.frames_in - self.frames_out - self.dropped
 
     def table(self) -> str:
-        rows = [("stage", "frames", "mean ms", "p50 ms", "p95 ms", "p99 ms")]
+        """Per stage: frames, queue wait (p50, p95) then processing (mean, p50, p95, p99), in ms."""
+        none = Latency.of([])
+        rows = [("stage", "frames", "wait p50 ms", "wait p95 ms", "mean ms", "p50 ms", "p95 ms", "p99 ms")]
         for name, lat in [*self.stages.items(), ("end-to-end", self.end_to_end)]:
-            rows.append((name, str(lat.count), f"{lat.mean_ms:.2f}", f"{lat.p50_ms:.2f}",
-                         f"{lat.p95_ms:.2f}", f"{lat.p99_ms:.2f}"))
+            wait = self.queue_wait.get(name, none)
+            rows.append((name, str(lat.count), _ms(wait.p50_ms), _ms(wait.p95_ms), f"{lat.mean_ms:.2f}",
+                         f"{lat.p50_ms:.2f}", f"{lat.p95_ms:.2f}", f"{lat.p99_ms:.2f}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                            for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
@@ -72,12 +85,18 @@ class Stats:
         return "\n".join(lines)
 
 
+def _ms(value: float) -> str:
+    """A table cell: '-' where a stage has no samples of that kind (decode's wait, end-to-end's)."""
+    return "-" if value != value else f"{value:.2f}"  # NaN != NaN
+
+
 class StatsRecorder:
     """Thread-safe collector the pipeline stages write into."""
 
     def __init__(self, window: int = 10000) -> None:
         self._lock = threading.Lock()
         self._stage: dict[str, deque[float]] = {s: deque(maxlen=window) for s in STAGES}
+        self._wait: dict[str, deque[float]] = {s: deque(maxlen=window) for s in STAGES[1:]}
         self._e2e: deque[float] = deque(maxlen=window)
         self.frames_in = 0
         self.frames_out = 0
@@ -95,9 +114,13 @@ class StatsRecorder:
             if self._end is None:
                 self._end = time.monotonic()
 
-    def stage(self, name: str, seconds: float, frames: int = 1) -> None:
+    def stage(self, name: str, seconds: float, frames: int = 1, waits: Sequence[float] = ()) -> None:
+        """`seconds` of processing for each of `frames` frames (a batch's time counts for each of its
+        frames), and each frame's queue wait before the stage took it."""
         with self._lock:
             self._stage.setdefault(name, deque(maxlen=self._e2e.maxlen)).extend([seconds] * frames)
+            if waits:
+                self._wait.setdefault(name, deque(maxlen=self._e2e.maxlen)).extend(waits)
 
     def produced(self) -> None:
         with self._lock:
@@ -121,4 +144,5 @@ class StatsRecorder:
             end = self._end if self._end is not None else time.monotonic()
             wall = end - self._start if self._start is not None else 0.0
             return Stats({k: Latency.of(v) for k, v in self._stage.items()}, Latency.of(self._e2e),
-                         self.frames_in, self.frames_out, self.dropped, reconnects, wall, self.batches)
+                         self.frames_in, self.frames_out, self.dropped, reconnects, wall, self.batches,
+                         {k: Latency.of(v) for k, v in self._wait.items()})

@@ -134,6 +134,28 @@ def test_run_callback_gets_results_in_order():
     assert stats.stages["infer"].count == 50 and stats.end_to_end.count == 50
 
 
+def test_queue_wait_and_processing_are_attributed_to_the_right_stage():
+    """A backend that sleeps 60 ms per call: frames pile up before `infer` (its queue wait grows with
+    each frame), while its processing stays one sleep long and the stages after it barely wait."""
+    delay, frames = 0.06, 6
+    with Pipeline(numbered_frames(frames), model=NumberAdapter(), backend=NumberBackend(delay_s=delay),
+                  policy="all", batch=1, queue_size=8) as p:
+        assert [r.frame_id for r in p] == list(range(frames))
+    stats = p.stats
+    infer, infer_wait = stats.stages["infer"], stats.queue_wait["infer"]
+    assert infer.count == infer_wait.count == frames
+    assert delay * 1000 <= infer.p50_ms < 2 * delay * 1000  # processing: one sleep, not the wait
+    # the last frame was ready at once but waited for the five before it (~300 ms)
+    assert max(infer_wait.p99_ms, infer_wait.p95_ms) >= 3 * delay * 1000
+    assert infer_wait.p99_ms > infer.p99_ms
+    for stage in ("postprocess", "sink"):  # fast stages after the slow one: no queue builds up
+        assert stats.queue_wait[stage].count == frames
+        assert stats.queue_wait[stage].p95_ms < delay * 1000
+        assert stats.stages[stage].p95_ms < delay * 1000
+    table = stats.table()
+    assert "wait p50 ms" in table.splitlines()[0]
+
+
 def test_timestamps_are_monotonic_per_stage():
     results = list(Pipeline(numbered_frames(5), model=NumberAdapter(), backend=NumberBackend()).start())
     for r in results:
