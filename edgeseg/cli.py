@@ -28,6 +28,31 @@ VERBS: dict[str, tuple[str, str]] = {
     "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
 }
 
+# The optional packages a verb may need, as (pip name, extra that installs it; setup.py's EXTRAS).
+# A verb run without one gets this one line instead of a ModuleNotFoundError traceback.
+OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
+    "torch": ("torch", "train"),
+    "torchvision": ("torchvision", "train"),
+    "onnxscript": ("onnxscript", "train"),
+    "onnx": ("onnx", "ort"),
+    "onnx_graphsurgeon": ("onnx-graphsurgeon", "deploy"),
+    "onnxruntime": ("onnxruntime", "ort"),
+    "onnxruntime_extensions": ("onnxruntime-extensions", "ort"),
+}
+# The extra a verb's own packages come from, where it differs from the package's usual one.
+VERB_EXTRAS: dict[str, str] = {"export": "train", "train": "train", "patch": "deploy", "inspect": "deploy"}
+
+
+def missing_extra_message(verb: str | None, err: ModuleNotFoundError) -> str | None:
+    """The one-line 'install this extra' message for a missing optional package, or None for a bug."""
+    top = (err.name or "").split(".")[0]
+    if top not in OPTIONAL_MODULES:
+        return None
+    package, extra = OPTIONAL_MODULES[top]
+    extra = VERB_EXTRAS.get(verb or "", extra)
+    return (f"{package} is not installed and `edgeseg {verb}` needs it: install it with "
+            f"`pip install 'edgeseg[{extra}]'`")
+
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser. Only the module of `verb` is imported; the others appear in the help only."""
@@ -50,7 +75,14 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in args_list if a in VERBS), None)
-    parser = build_parser(verb)
+    try:
+        parser = build_parser(verb)
+    except ModuleNotFoundError as err:  # a verb whose options come from an optional package
+        message = missing_extra_message(verb, err)
+        if message is None:
+            raise
+        print(f"edgeseg {verb}: error: {message}", file=sys.stderr)
+        return 2
     args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     if getattr(args, "func", None) is None:
@@ -61,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EdgesegError as err:
         print(f"edgeseg {args.verb}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except ModuleNotFoundError as err:
+        message = missing_extra_message(args.verb, err)
+        if message is None:
+            raise
+        print(f"edgeseg {args.verb}: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"edgeseg {args.verb}: interrupted", file=sys.stderr)
         return 130

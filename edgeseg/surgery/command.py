@@ -12,6 +12,13 @@ import json
 from collections import Counter
 
 from edgeseg.errors import EdgesegError
+from edgeseg.outputs import check_output_file
+
+# The pass and lint-target names, spelled here so that `--help` needs neither onnx nor
+# onnx-graphsurgeon (registry.PASSES and lint.TARGETS are the truth; a test keeps them equal).
+PASS_NAMES = ("foreign", "plugins", "normalize", "fold")
+DEFAULT_PASSES = ("foreign", "plugins", "fold")
+LINT_TARGETS = ("trt10.3", "trt11")
 
 EXAMPLE_PATCH = "example: edgeseg patch model.onnx -o model.trt.onnx --passes foreign,plugins,fold"
 EXAMPLE_INSPECT = "example: edgeseg inspect model.trt.onnx --target trt10.3"
@@ -27,13 +34,16 @@ def counts_table(before: Counter[str], after: Counter[str]) -> str:
 
 
 def run_patch(args: argparse.Namespace) -> int:
+    if args.output == args.input:
+        raise EdgesegError("the output path equals the input path; pass a different -o")
+    check_output_file(args.output, "-o")  # before the graph is read and patched
+    import onnx_graphsurgeon  # noqa: F401 - the [deploy] extra; missing, the CLI names it in one line
+
     from edgeseg.surgery.graphs import op_counts
     from edgeseg.surgery.io import load_model, save_model
     from edgeseg.surgery.registry import apply, parse_passes
 
     names = parse_passes(args.passes)
-    if args.output == args.input:
-        raise EdgesegError("the output path equals the input path; pass a different -o")
     model = load_model(args.input)
     patched, notes = apply(model, names)
     save_model(patched, args.output)
@@ -44,6 +54,8 @@ def run_patch(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    import onnx_graphsurgeon  # noqa: F401 - the [deploy] extra; missing, the CLI names it in one line
+
     from edgeseg.surgery.inspect import render_text, report
     from edgeseg.surgery.io import load_model
 
@@ -68,8 +80,6 @@ def _add_parser(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """The `patch` verb."""
-    from edgeseg.surgery.registry import DEFAULT_PASSES, PASSES
-
     p = _add_parser(
         subparsers, "patch", "graph surgery: plugin nodes, foreign patterns, folding", EXAMPLE_PATCH
     )
@@ -78,15 +88,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--passes",
         default=",".join(DEFAULT_PASSES),
-        help=f"comma-separated, run in order; from {', '.join(PASSES)} (default %(default)s)",
+        help=f"comma-separated, run in order; from {', '.join(PASS_NAMES)} (default %(default)s)",
     )
     p.set_defaults(func=run_patch)
 
 
 def register_inspect(subparsers: argparse._SubParsersAction) -> None:
     """The `inspect` verb."""
-    from edgeseg.surgery.lint import TARGETS
-
     p = _add_parser(
         subparsers,
         "inspect",
@@ -94,6 +102,7 @@ def register_inspect(subparsers: argparse._SubParsersAction) -> None:
         EXAMPLE_INSPECT,
     )
     p.add_argument("model", help="ONNX model")
-    p.add_argument("--target", choices=TARGETS, default=TARGETS[0], help="TensorRT version to lint for")
+    p.add_argument("--target", choices=LINT_TARGETS, default=LINT_TARGETS[0],
+                   help="TensorRT version to lint for")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_inspect)

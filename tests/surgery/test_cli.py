@@ -101,3 +101,50 @@ def test_failing_pass_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "out.onnx"
     code, text = _patch(tmp_path / "bad.onnx", out, capsys)
     assert code == 2 and "bogus" in text and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setup", "output", "words"),
+    [
+        ("folder", "out.onnx", "-o {T}/out.onnx is a folder, not a file"),
+        ("file", "f/out.onnx", "{T}/f is a file, not a folder"),
+        ("read-only", "ro/out.onnx", "the folder is read-only"),
+    ],
+)
+def test_bad_output_is_refused_before_the_graph_is_read(
+    setup: str, output: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import edgeseg.outputs as outputs
+    import edgeseg.surgery.io as surgery_io
+
+    def load(*_: object) -> None:
+        raise AssertionError("the graph was read before the output path was checked")
+
+    monkeypatch.setattr(surgery_io, "load_model", load)
+    onnx.save(conv_relu_model(), tmp_path / "in.onnx")
+    if setup == "folder":
+        (tmp_path / "out.onnx").mkdir()
+    elif setup == "file":
+        (tmp_path / "f").write_text("a file\n")
+    else:  # as root, permission bits do not stop writes: the probe fails as on a read-only mount
+        (tmp_path / "ro").mkdir()
+
+        def refuse(path: Path) -> None:
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(outputs, "_probe", refuse)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    code, text = _patch(tmp_path / "in.onnx", tmp_path / output, capsys)
+    assert code == 2
+    assert len(text.strip().splitlines()) == 1 and words.format(T=tmp_path) in text
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_help_names_match_the_registry() -> None:
+    """The CLI spells the pass and lint-target names so `--help` needs no onnx-graphsurgeon."""
+    from edgeseg.surgery import command, lint, registry
+
+    assert tuple(registry.PASSES) == command.PASS_NAMES
+    assert command.DEFAULT_PASSES == registry.DEFAULT_PASSES
+    assert command.LINT_TARGETS == lint.TARGETS
