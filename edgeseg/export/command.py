@@ -2,8 +2,25 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from edgeseg.errors import EdgesegError
+from edgeseg.outputs import check_output_file
+
+# Opsets the export supports, spelled here so the CLI can refuse a bad --opset before importing
+# torch. 16: RoiAlign with half-pixel coordinates (--ops onnx). 20: the highest opset torch's
+# TorchScript exporter (`dynamo=False`, which our op symbolics need) supports; above it torch only
+# warns and writes a graph it does not vouch for.
+MIN_OPSET = 16
+MAX_OPSET = 20
+DEFAULT_OPSET = 17
+
+
+def check_opset(opset: int) -> None:
+    """Refuse an opset outside MIN_OPSET..MAX_OPSET with one line naming the range."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise EdgesegError(f"--opset {opset} is not supported: use {MIN_OPSET} to {MAX_OPSET} "
+                           f"(default {DEFAULT_OPSET}; {MAX_OPSET} is the newest torch's exporter writes)")
 
 EXAMPLE = """examples:
   edgeseg export mask_rcnn -o mask_rcnn.onnx
@@ -28,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="zoo model name or torchvision *_resnet50_fpn state-dict file")
     p.add_argument("-o", "--output", help="ONNX file to write")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 16, default 17)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                   help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
     p.add_argument("--batch", choices=["1", "dynamic"], default="dynamic", help="fixed batch 1 or dynamic")
     p.add_argument("--ops", choices=["edgeseg", "onnx"], default="edgeseg",
                    help="edgeseg: custom RoIAlign/NMS nodes (TensorRT plugins); onnx: standard ops only")
@@ -40,7 +58,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """A model and a writable -o that is not the model: refused in the first second, not after export."""
+    if not args.model or not args.output:
+        raise EdgesegError("give a model and an output file: `edgeseg export NAME -o model.onnx` (or --zoo)")
+    if Path(args.output).resolve() == Path(args.model).resolve():
+        raise EdgesegError(f"-o {args.output} is the model file itself: give a different output path")
+    check_output_file(args.output, "-o")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_opset(args.opset)  # argument checks first: no torch import, no model load before them
+    if not args.zoo:
+        _check_paths(args)
+    import torch  # noqa: F401 - the [train] extra; missing, the CLI names it in one line
+
     if args.zoo:
         from edgeseg.export.zoo_export import export_zoo
 
@@ -50,8 +82,6 @@ def run(args: argparse.Namespace) -> int:
         for name, why in sorted(index["skipped"].items()):
             print(f"{name}: skipped ({why})")
         return 0
-    if not args.model or not args.output:
-        raise EdgesegError("give a model and an output file: `edgeseg export NAME -o model.onnx` (or --zoo)")
     from edgeseg.export.onnx_export import export
 
     path = export(args.model, args.output, opset=args.opset, batch=args.batch, ops=args.ops,

@@ -14,12 +14,12 @@ from typing import Any
 import torch
 
 from edgeseg.errors import EdgesegError
+from edgeseg.export.command import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_opset
 from edgeseg.export.wrappers import DeployModel, wrap
 
 INPUT_NAME = "images"
 METADATA_VERSION = 1
-DEFAULT_OPSET = 17
-MIN_OPSET = 16  # RoiAlign with half-pixel coordinates (aligned=True) for --ops onnx
+__all__ = ["DEFAULT_OPSET", "MAX_OPSET", "MIN_OPSET", "export", "export_deploy", "export_onnx"]
 
 
 def deploy_metadata(deploy: DeployModel, info: Any, ops: str) -> dict[str, str]:
@@ -69,8 +69,7 @@ def export_deploy(deploy: DeployModel, path: str | Path, metadata: dict[str, str
 
     from edgeseg.ops import onnx_symbolic
 
-    if opset < MIN_OPSET:
-        raise EdgesegError(f"--opset {opset} is too old: use {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
+    check_opset(opset)
     if batch not in ("1", "dynamic"):
         raise EdgesegError(f"--batch must be 1 or dynamic, got {batch!r}")
     onnx_symbolic.register(opset)
