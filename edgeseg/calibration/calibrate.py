@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from edgeseg.calibration.qdq import quantizable_nodes, trt_qdq_graph
 from edgeseg.calibration.ranges import TensorRange, collect_ranges, save_ranges
 from edgeseg.calibration.recipe import Recipe, load_recipe
 from edgeseg.errors import EdgesegError
+from edgeseg.outputs import check_output_file
 
 LOG = logging.getLogger(__name__)
 HELD_OUT_SEED = 20240917  # generated held-out frames never coincide with the training seeds
@@ -50,6 +52,30 @@ def load_model(path: Path) -> Any:
         return onnx.load(str(path))
     except Exception as exc:  # onnx raises DecodeError and friends
         raise EdgesegError(f"{path} is not a readable ONNX model ({exc}): re-export it") from None
+
+
+def check_outputs(src: Path, dst: Path, cpu_out: Path | None = None, cache_out: Path | None = None) -> None:
+    """Every output writable, none of them the model or each other: checked before minutes of
+    calibration, so a bad path fails at once instead of after the work."""
+    named = [("-o", dst), ("--cpu-out", cpu_out), ("--cache-out", cache_out)]
+    given = [(flag, Path(path)) for flag, path in named if path is not None]
+    for index, (flag, path) in enumerate(given):
+        if path.resolve() == Path(src).resolve():
+            raise EdgesegError(f"{flag} {path} is the model being calibrated: give a different output path")
+        for other_flag, other in given[:index]:
+            if path.resolve() == other.resolve():
+                raise EdgesegError(f"{flag} {path} is also given as {other_flag}: give each output its "
+                                   "own path")
+        check_output_file(path, flag)
+
+
+def copy_metadata(source: Any, target: Any) -> None:
+    """Give `target` the source graph's metadata_props it lacks (task, classes, input, ...): `edgeseg run`
+    and the engine build read them from the file, and a quantized graph without them cannot run."""
+    present = {prop.key for prop in target.metadata_props}
+    for prop in source.metadata_props:
+        if prop.key not in present:
+            target.metadata_props.add(key=prop.key, value=prop.value)
 
 
 def pick_files(data: Path, recipe: Recipe) -> list[Path]:
@@ -168,6 +194,10 @@ def calibrate_file(
     import onnx
 
     src, data, dst = Path(src), Path(data), Path(dst)
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        raise EdgesegError(f"budget {budget} is not an allowed metric drop: give a finite number of "
+                           "points >= 0")
+    check_outputs(src, dst, cpu_out, cache_out)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     limit = recipe.budget if budget is None else budget
     model = load_model(src)
@@ -235,6 +265,7 @@ def calibrate_file(
         )
     trt = plans[0]
     qdq = trt.build(trt.fp32_layers, [])
+    copy_metadata(model, qdq)
     qdq.metadata_props.add(
         key="edgeseg.calibration",
         value=json.dumps(
@@ -251,7 +282,10 @@ def calibrate_file(
         dst, None, None, report_path, str(manifest["set_sha256"]), report["graphs"]["trt_qdq"].get("accuracy")
     )
     if cpu_out is not None:
-        onnx.save(plans[1].build(plans[1].fp32_layers, []), str(cpu_out))
+        cpu_graph = plans[1].build(plans[1].fp32_layers, [])
+        copy_metadata(model, cpu_graph)
+        Path(cpu_out).parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(cpu_graph, str(cpu_out))
         outcome.cpu_path = Path(cpu_out)
     if cache_out is not None:
         outcome.calibration_cache = write_cache(

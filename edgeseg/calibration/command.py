@@ -1,5 +1,6 @@
 """`edgeseg calibrate`: INT8 calibration of an ONNX graph, or selection of calibration frames.
 
+  edgeseg calibrate fcn_bilinear --data frames/ -o fcn_bilinear.int8.onnx     # a zoo name, as in `run`
   edgeseg calibrate model.trt.onnx --data frames/ --recipe calibration/default.yaml -o model.int8.onnx \\
       [--budget 1.0] [--eval DATASET --eval-split val] [--cpu-out model.cpu-int8.onnx] \\
       [--cache-out model.calib]
@@ -9,9 +10,34 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from edgeseg.errors import EdgesegError
+from edgeseg.outputs import check_output_dir
+
+
+def budget_points(text: str) -> float:
+    """--budget as a finite, non-negative number of points: a bad one is refused before any work,
+    not after minutes of calibration."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of points like 1.0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not an allowed metric drop: give a finite number of "
+                                         "points >= 0, e.g. 1.0 (or --no-budget to skip the check)")
+    return value
+
+
+def resolve_graph(model: Path) -> Path:
+    """A zoo name -> its shipped ONNX graph, resolved as `edgeseg run` does; a path -> itself."""
+    text = str(model)
+    if model.suffix or "/" in text or model.exists():
+        return model
+    from edgeseg.runtime.command import resolve_model
+
+    return resolve_model(text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", nargs="?", type=Path, help="FP32 ONNX graph (usually model.trt.onnx)")
+    parser.add_argument("model", nargs="?", type=Path,
+                        help="FP32 ONNX graph (usually model.trt.onnx), or a zoo model name as in "
+                        "`edgeseg run`")
     parser.add_argument("--data", type=Path, help="folder of calibration images at the graph's frame size")
     parser.add_argument(
         "--recipe", type=Path, help="recipe YAML (default: built-in defaults, as in calibration/default.yaml)"
@@ -30,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--out", type=Path, help="output: the Q/DQ ONNX graph, or the frame folder with --select-from"
     )
     parser.add_argument(
-        "--budget", type=float, help="allowed metric drop in points (default: the recipe's, 1.0)"
+        "--budget", type=budget_points,
+        help="allowed metric drop in points, >= 0 (default: the recipe's, 1.0)"
     )
     parser.add_argument(
         "--eval",
@@ -50,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-n", type=int, default=256, help="frames to select (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="selection seed (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
@@ -57,9 +87,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise EdgesegError("-o/--out is required: the output graph (or frame folder with --select-from)")
     if args.select_from is not None:
+        check_output_dir(args.out, "-o")
         from edgeseg.calibration.select import select_frames
 
-        picked = select_frames(args.select_from, args.n, args.out, seed=args.seed)
+        picked = select_frames(args.select_from, args.n, args.out, seed=args.seed,
+                               progress=not args.no_progress)
         print(
             f"selected {len(picked.files)} of {picked.frames_seen} frames ({picked.candidates} after "
             f"dropping consecutive near-duplicates) into {args.out}; set sha256 {picked.set_sha256}"
@@ -67,10 +99,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.model is None or args.data is None:
         raise EdgesegError("calibration needs a model and --data DIR (or --select-from to pick frames)")
-    from edgeseg.calibration.calibrate import calibrate_file
+    from edgeseg.calibration.calibrate import calibrate_file, check_outputs
+
+    check_outputs(args.model, args.out, args.cpu_out, args.cache_out)  # before the [ort] check and any work
+    import onnx  # noqa: F401 - the [ort] extra: missing, the CLI names it before any work starts
+    import onnxruntime  # noqa: F401
 
     outcome = calibrate_file(
-        args.model,
+        resolve_graph(args.model),
         args.data,
         args.out,
         recipe=args.recipe,
@@ -80,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         cpu_out=args.cpu_out,
         cache_out=args.cache_out,
         check_budget=not args.no_budget,
+        progress=not args.no_progress,
     )
     written = [
         p for p in (outcome.qdq_path, outcome.cpu_path, outcome.calibration_cache, outcome.report_path) if p
