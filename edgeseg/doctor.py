@@ -10,7 +10,10 @@ exactly what and how to install it, and exits 1.
 from __future__ import annotations
 
 import argparse
+import ctypes.util
+import glob
 import platform
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +43,28 @@ class Env:
 
     gpu: str
     tensorrt: str
+
+
+def nvidia_presence(
+    which: Callable[[str], str | None] = shutil.which,
+    paths: Callable[[str], list[str]] = glob.glob,
+    find_library: Callable[[str], str | None] = ctypes.util.find_library,
+) -> tuple[bool, str]:
+    """(found, one line): is there an NVIDIA GPU and driver at all? Asked before anything else, so a
+    user on a machine without one learns that first, not from a table of failures. Looks only at
+    what the driver installs (no CUDA call): nvidia-smi, /dev/nvidia* or Jetson's /dev/nvhost-*,
+    /proc/driver/nvidia, libcuda. The probes are parameters so tests can play either machine."""
+    devices = sorted(paths("/dev/nvidia[0-9]*") + paths("/dev/nvhost-*"))
+    driver = [name for name, present in (("nvidia-smi", which("nvidia-smi")),
+                                         ("/proc/driver/nvidia", paths("/proc/driver/nvidia/version")),
+                                         ("libcuda", find_library("cuda"))) if present]
+    seen = ([f"device {devices[0]}" + (f" and {len(devices) - 1} more" if len(devices) > 1 else "")]
+            if devices else []) + driver
+    if devices and driver:  # a device node alone is a container without the driver's libraries
+        return True, f"NVIDIA GPU and driver: found ({', '.join(seen)})"
+    found = f"only {', '.join(seen)}" if seen else "no nvidia-smi, no /dev/nvidia* device, no libcuda"
+    return False, (f"NVIDIA GPU and driver: not found ({found}): the GPU checks below cannot pass here; "
+                   "run doctor on a machine with an NVIDIA GPU and its driver (or a Jetson with JetPack)")
 
 
 def render_table(checks: list[Check]) -> str:
@@ -391,6 +416,7 @@ def run(args: argparse.Namespace) -> int:
         if not m.is_file():
             raise EdgesegError(f"--model {m} does not exist")
     library = Path(args.plugins) if args.plugins else None
+    print(nvidia_presence()[1], flush=True)  # first: every later check depends on it
     checks = diagnose(models, args.precision, Path(args.out) if args.out else None, library)
     print(render_table(checks))
     failed = [c for c in checks if c.status == FAIL]

@@ -1,12 +1,13 @@
 """`edgeseg doctor` and `edgeseg build` on this machine, which has neither TensorRT nor an NVIDIA driver."""
 
+import fnmatch
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from edgeseg.doctor import FAIL, PASS, Check, render_table
+from edgeseg.doctor import FAIL, PASS, Check, nvidia_presence, render_table
 from edgeseg.engine.command import parse_shape
 from edgeseg.engine.profiles import ShapeRange
 from edgeseg.errors import EdgesegError
@@ -32,6 +33,9 @@ def edgeseg(*args):
 def test_doctor_reports_what_is_missing_and_exits_nonzero():
     out = edgeseg("doctor")
     assert out.returncode == 1, out.stderr
+    if not nvidia_presence()[0]:  # this machine: no GPU, so that is the first thing doctor says
+        first = out.stdout.splitlines()[0]
+        assert first.startswith("NVIDIA GPU and driver: not found (no nvidia-smi"), out.stdout
     rows = {line.split("  ")[0].strip(): line for line in out.stdout.splitlines()}
     assert "FAIL" in rows["TensorRT"] and "TensorRT is not installed" in rows["TensorRT"]
     assert "python3-libnvinfer" in rows["TensorRT"] and "pip install tensorrt" in rows["TensorRT"]
@@ -39,6 +43,33 @@ def test_doctor_reports_what_is_missing_and_exits_nonzero():
     assert "FAIL" in gpu and ("NVIDIA driver" in gpu or "CUDA binding" in gpu)
     assert "SKIP" in rows["plugins and engines"]
     assert "2 check(s) failed" in out.stdout
+
+
+def _probes(commands=(), files=(), libraries=()):
+    """Fake which/glob/find_library answering from the given names only."""
+    return {
+        "which": lambda name: f"/usr/bin/{name}" if name in commands else None,
+        "paths": lambda pattern: sorted(f for f in files if fnmatch.fnmatch(f, pattern)),
+        "find_library": lambda name: f"lib{name}.so.1" if name in libraries else None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("probes", "found", "words"),
+    [
+        (_probes(), False, "not found (no nvidia-smi, no /dev/nvidia* device, no libcuda)"),
+        (_probes(files=["/dev/nvidia0"]), False, "not found (only device /dev/nvidia0)"),
+        (_probes(libraries=["cuda"]), False, "not found (only libcuda)"),
+        (_probes(["nvidia-smi"], ["/dev/nvidia0", "/dev/nvidia1"], ["cuda"]), True,
+         "found (device /dev/nvidia0 and 1 more, nvidia-smi, libcuda)"),
+        (_probes(files=["/dev/nvhost-ctrl-gpu"], libraries=["cuda"]), True,  # a Jetson: no nvidia-smi
+         "found (device /dev/nvhost-ctrl-gpu, libcuda)"),
+    ],
+)
+def test_nvidia_presence_needs_a_device_and_the_driver(probes, found, words):
+    present, line = nvidia_presence(**probes)
+    assert present is found
+    assert line.startswith(f"NVIDIA GPU and driver: {words}") and "\n" not in line
 
 
 def test_build_without_tensorrt_is_a_clear_error(tmp_path):
