@@ -1,4 +1,5 @@
-"""A corpus of bad inputs across `edgeseg run`, `eval`, `data`, `train` and the Python runtime API.
+"""A corpus of bad inputs across the CLI verbs (`run`, `eval`, `data`, `train`, `export`, `patch`,
+`inspect`, `calibrate`) and the Python runtime API.
 
 Each case must end in a clean refusal: exit code 2 (CLI) or `EdgesegError` (API) with one line that
 names the problem, and nothing written or lost (every file under the case's folder and the shared
@@ -17,6 +18,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("world")
     assert main(["data", "shapes", "--out", str(root / "set"), "--split", "val", "--images", "2",
-                 "--size", "64", "--quiet"]) == 0
+                 "--size", "64", "--no-progress"]) == 0
     assert main(["data", "shapes", "--out", str(root / "train"), "--split", "train", "--images", "2",
                  "--size", "64", "--quiet"]) == 0
     _write_clip(root / "clip.mp4", 6, faststart=False)
@@ -75,6 +78,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "empty").mkdir()
     (root / "notes.txt").write_text("not a video\n")
     (root / "fake.mp4").write_text("not a video\n")
+    from edgeseg.runtime.command import resolve_model
+
+    shutil.copy(resolve_model(MODEL), root / "model.onnx")  # the graph `run MODEL` runs
     return root
 
 
@@ -128,6 +134,13 @@ def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
         monkeypatch.setattr(outputs, "_probe", refuse)
+
+
+def _without(module: str) -> Callable[[Path, pytest.MonkeyPatch], None]:
+    """The machine without `module`'s extra: importing it fails as if it were not installed."""
+    def setup(_: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(sys.modules, module, None)  # `import module` -> ModuleNotFoundError
+    return setup
 
 
 def _file(path: Path, _: pytest.MonkeyPatch) -> None:
@@ -370,6 +383,64 @@ CASES = [
 ]
 
 
+def export_args(*extra: str, out: str = "T/out.onnx") -> list[str]:
+    return ["export", MODEL, "--random-init", "-o", out, *extra]
+
+
+def patch_args(out: str = "T/out.onnx") -> list[str]:
+    return ["patch", "W/model.onnx", "-o", out]
+
+
+def calibrate_args(*extra: str, out: str = "T/out.onnx") -> list[str]:
+    return ["calibrate", "W/model.onnx", "--data", "W/images", "-o", out, "--no-budget", "--no-progress",
+            *extra]
+
+
+CASES += [
+    # ---- edgeseg export ----
+    Case("export -o is a folder", "-o T/out.onnx is a folder", "traceback", export_args(),
+         setup=lambda t, m: _folder(t / "out.onnx", m)),
+    Case("export -o under a file", "T/f is a file, not a folder", "traceback",
+         export_args(out="T/f/out.onnx"), setup=lambda t, m: _file(t / "f", m)),
+    Case("export -o in a read-only folder", "read-only", "traceback", export_args(out="T/ro/out.onnx"),
+         setup=lambda t, m: _read_only(t / "ro", m)),
+    Case("export --opset 99", "--opset 99 is not supported: use 16 to 20", "traceback",
+         export_args("--opset", "99")),
+    Case("export --opset 21 (above torch's exporter)", "--opset 21 is not supported: use 16 to 20",
+         "accepted", export_args("--opset", "21")),
+    Case("export without torch", r"torch is not installed.*pip install 'edgeseg\[train\]'", "traceback",
+         export_args(), setup=_without("torch")),
+    # ---- edgeseg patch / inspect ----
+    Case("patch -o is a folder", "-o T/out.onnx is a folder", "traceback", patch_args(),
+         setup=lambda t, m: _folder(t / "out.onnx", m)),
+    Case("patch -o under a file", "T/f is a file, not a folder", "traceback", patch_args("T/f/out.onnx"),
+         setup=lambda t, m: _file(t / "f", m)),
+    Case("patch -o in a read-only folder", "read-only", "traceback", patch_args("T/ro/out.onnx"),
+         setup=lambda t, m: _read_only(t / "ro", m)),
+    Case("patch without onnx-graphsurgeon", r"onnx-graphsurgeon is not installed.*'edgeseg\[deploy\]'",
+         "traceback", patch_args(), setup=_without("onnx_graphsurgeon")),
+    Case("inspect without onnx-graphsurgeon", r"onnx-graphsurgeon is not installed.*'edgeseg\[deploy\]'",
+         "traceback", ["inspect", "W/model.onnx"], setup=_without("onnx_graphsurgeon")),
+    # ---- edgeseg calibrate ----
+    Case("calibrate -o is a folder", "-o T/out.onnx is a folder", "traceback", calibrate_args(),
+         setup=lambda t, m: _folder(t / "out.onnx", m)),
+    Case("calibrate --cpu-out under a file", "--cpu-out T/f/cpu.onnx: cannot write there", "traceback",
+         calibrate_args("--cpu-out", "T/f/cpu.onnx"), setup=lambda t, m: _file(t / "f", m)),
+    Case("calibrate -o in a read-only folder", "read-only", "traceback", calibrate_args(out="T/ro/o.onnx"),
+         setup=lambda t, m: _read_only(t / "ro", m)),
+    Case("calibrate --cpu-out is -o", "--cpu-out T/out.onnx is also given as -o", "silent",
+         calibrate_args("--cpu-out", "T/out.onnx")),
+    Case("calibrate -o is the model", "is the model being calibrated", "silent",
+         calibrate_args(out="W/model.onnx")),
+    Case("calibrate --budget -1", "argument --budget: -1 is not an allowed metric drop", "accepted",
+         calibrate_args("--budget", "-1")),
+    Case("calibrate --budget nan", "argument --budget: nan is not an allowed metric drop", "accepted",
+         calibrate_args("--budget", "nan")),
+    Case("calibrate without onnxruntime", r"onnxruntime is not installed.*'edgeseg\[ort\]'", "traceback",
+         calibrate_args(), setup=_without("onnxruntime")),
+]
+
+
 def _expand(text: str, world: Path, tmp: Path) -> str:
     return re.sub(r"\b([WT])/", lambda m: f"{world if m.group(1) == 'W' else tmp}/", text)
 
@@ -436,6 +507,16 @@ def test_bad_input_is_refused_cleanly(case: Case, world: Path, tmp_path: Path,
         assert snapshot(world) == {k: v for k, v in before.items() if k in snapshot(world)}
     else:
         assert snapshot(world, tmp_path) == before, "a refused input must write nothing and lose nothing"
+
+
+@pytest.mark.parametrize("flag", ["--no-progress", "--quiet"])
+def test_data_takes_no_progress_and_its_old_name_quiet(flag: str) -> None:
+    """One flag name across verbs (`--no-progress`); `data`'s older `--quiet` still works for scripts."""
+    from edgeseg.cli import build_parser
+
+    args = build_parser("data").parse_args(["data", "shapes", "--out", "x", flag])
+    assert args.no_progress is True
+    assert build_parser("data").parse_args(["data", "shapes", "--out", "x"]).no_progress is False
 
 
 def test_corpus_is_large_enough() -> None:

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     shapes.add_argument("--clips", type=int, default=1,
                         help="number of clips with --video-frames (default 1)")
     shapes.add_argument("--force", action="store_true", help="replace DIR if it exists")
-    shapes.add_argument("--quiet", action="store_true", help="no progress bar")
+    # --no-progress as in run, train, build and calibrate; --quiet is its older name, kept for scripts
+    shapes.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                        help="no progress bar (--quiet: deprecated alias)")
     shapes.set_defaults(func=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.data.shapes import generate_dataset
 
     out = generate_dataset(args.out, args.split, args.images, size=args.size, seed=args.seed,
-                           video_frames=args.video_frames, progress=not args.quiet, video_clips=args.clips,
-                           overwrite=args.force)
+                           video_frames=args.video_frames, progress=not args.no_progress,
+                           video_clips=args.clips, overwrite=args.force)
     print(f"wrote {args.images} {args.split} images to {out}")
     return 0
