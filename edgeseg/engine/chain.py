@@ -40,12 +40,13 @@ class CalibrationOutcome(Protocol):
 # import name -> pip name, for the packages the stages need beyond the runtime install
 PIP_NAMES = {"torch": "torch", "torchvision": "torchvision", "onnx": "onnx", "onnxscript": "onnxscript",
              "onnx_graphsurgeon": "onnx-graphsurgeon", "onnxruntime": "onnxruntime"}
-# stage -> (the packages it needs, the setup.py extra that installs them)
+# stage -> (the packages it needs, the setup.py extra that installs them: the same extras the CLI's
+# export, patch and calibrate verbs name, so a user reads one advice whichever way they build)
 STAGE_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
     "export": (("torch", "onnx"), "train"),
     "patch": (("onnx", "onnx_graphsurgeon"), "deploy"),
-    "calibrate": (("onnx", "onnxruntime"), "deploy"),
-    "fp16": (("onnx", "onnxruntime"), "deploy"),
+    "calibrate": (("onnx", "onnxruntime"), "ort"),
+    "fp16": (("onnx", "onnxruntime"), "ort"),
 }
 
 

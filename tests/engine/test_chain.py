@@ -180,7 +180,7 @@ def test_missing_onnxruntime_for_calibration(tmp_path, monkeypatch, fake_tensorr
     graph = tmp_path / "m.onnx"
     graph.write_bytes(b"stand-in")
     hide(monkeypatch, "onnxruntime")
-    with pytest.raises(EdgesegError, match=r"the calibrate stage needs onnxruntime.*edgeseg\[deploy\]"):
+    with pytest.raises(EdgesegError, match=r"the calibrate stage needs onnxruntime.*edgeseg\[ort\]"):
         build_engine(graph, precision="int8", calib=tmp_path)
 
 
