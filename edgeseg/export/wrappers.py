@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeseg.errors import EdgesegError
@@ -146,7 +147,7 @@ class DeployFCN(DeployModel):
         super().__init__()
         model.eval()
         self.geometry = fit_geometry(int(model.config.image_size), frame_hw, int(model.stride))
-        self.model = _with_static_unpool(model, self.geometry.padded_hw)
+        self.model = _with_static_unpool(model)
         # the FCN normalises internally: feed it [0, 1] images, padded with zeros like the eager caller
         self.input = ImageInput(self.geometry, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
 
@@ -154,28 +155,45 @@ class DeployFCN(DeployModel):
         return (labels_to_frame(self.model(self.input(images)), self.geometry),)
 
 
-class StaticUnpool(nn.Module):
-    """max_unpool2d as a scatter into a zero plane of fixed size: ONNX export has no max_unpool2d,
-    and traced shapes are tensors, which max_unpool2d's size check cannot take."""
+class SwitchPool(nn.Module):
+    """2x2 max pooling that remembers its switches as a 0/1 mask instead of flat indices.
 
-    def __init__(self, size: tuple[int, int]) -> None:
-        super().__init__()
-        self.size = size
+    Why: ONNX Runtime runs MaxPool's indices output, but TensorRT's parser takes MaxPool with one
+    output only (onnxOpCheckers.cpp), and ONNX has no max_unpool2d to export. The mask marks, in each
+    2x2 window, the first position holding the maximum in row-major order: exactly the position
+    max_pool2d's index names, ties included (ReLU zeros tie often), with no ArgMax whose tie order a
+    TensorRT kernel need not keep.
+    """
 
-    def forward(self, x: Tensor, indices: Tensor, size: list[int]) -> Tensor:
-        b, c = x.shape[:2]
-        plane = x.new_zeros(b, c, self.size[0] * self.size[1])
-        return plane.scatter(2, indices.flatten(2), x.flatten(2)).view(b, c, *self.size)
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        b, c, h, w = x.shape
+        cells = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5)
+        windows = cells.reshape(b, c, h // 2, w // 2, 4)
+        pooled = windows.amax(dim=-1)
+        hits = (windows == pooled.unsqueeze(-1)).to(x.dtype)
+        first, seen = [hits[..., 0]], hits[..., 0]
+        for k in range(1, 4):
+            first.append(hits[..., k] * (1 - seen))
+            seen = torch.maximum(seen, hits[..., k])
+        mask = torch.stack(first, dim=-1).reshape(b, c, h // 2, w // 2, 2, 2).permute(0, 1, 2, 4, 3, 5)
+        return pooled, mask.reshape(b, c, h, w)
 
 
-def _with_static_unpool(model: Any, padded_hw: tuple[int, int]) -> Any:
-    """The FCN itself, or for max_unpool a shallow copy (same weights) whose unpools have fixed sizes."""
+class MaskUnpool(nn.Module):
+    """max_unpool2d from a `SwitchPool` mask: each value copied to its window, kept where the switch is."""
+
+    def forward(self, x: Tensor, mask: Tensor, size: list[int]) -> Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest") * mask
+
+
+def _with_static_unpool(model: Any) -> Any:
+    """The FCN itself, or for max_unpool a shallow copy (same weights) pooling and unpooling by masks."""
     if getattr(model.config, "upsample", None) != "max_unpool":
         return model
     fcn = copy.copy(model)
     fcn._modules = dict(model._modules)
-    sizes = [(padded_hw[0] >> i, padded_hw[1] >> i) for i in range(len(model.up))]
-    fcn.up = nn.ModuleList([StaticUnpool(size) for size in sizes])
+    fcn.pool = SwitchPool()
+    fcn.up = nn.ModuleList([MaskUnpool() for _ in model.up])
     return fcn
 
 
