@@ -121,11 +121,11 @@ def build_engine(
     strongly typed TensorRT (11+) runs the FP16 precision pass; on 10.x the builder flag does it.
     """
     opts = dataclasses.replace(options or BuildOptions(), precision=precision)
+    if is_onnx_path(model) and not Path(model).is_file():  # a typo first: it is the cheapest to fix
+        raise EdgesegError(f"{model} does not exist: pass an exported ONNX file or a zoo model name")
     _, caps = load_tensorrt(opts.flavour)  # no TensorRT: say so before a stage runs for minutes
     if is_onnx_path(model):
         onnx_path = Path(model)
-        if not onnx_path.is_file():
-            raise EdgesegError(f"{onnx_path} does not exist: pass an exported ONNX file or a zoo model name")
         work = Path(out_dir or onnx_path.parent)
         name = None
     else:

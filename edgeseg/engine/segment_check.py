@@ -1,0 +1,264 @@
+"""Parse and build every plugin-free segment of an ONNX graph with a real TensorRT-family builder.
+
+Why: TensorRT for RTX installs from PyPI and builds ahead of time without a GPU, so it is the one
+real TensorRT parser and builder a CPU-only CI can run. A green check here is necessary, not
+sufficient, for a Jetson's TensorRT 10.3 (another parser version, plugins included there). Each
+segment is parsed from memory and built for one compute capability; the report keeps the parser's
+or builder's own words and the node they name, so a failure reads like TensorRT's.
+
+Precisions follow strong typing: FP16 comes from edgeseg's FP16 pass (float16 tensors in the
+graph), INT8 from a symmetric Q/DQ graph; the builder is never asked to pick types itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from edgeseg.engine.segments import PLUGIN_BACKED_OPS, Segment, split_nodes, split_segments
+from edgeseg.errors import EdgesegError
+from edgeseg.trt.compat import TrtCapabilities, load_tensorrt, set_compute_capabilities
+
+CHECK_PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_COMPUTE_CAPABILITY = 86
+# A Q/DQ scale for every activation when the check only asks "does TensorRT take this INT8 graph":
+# accuracy is calibration's business (edgeseg calibrate), not the parser's.
+STRUCTURAL_AMAX = 8.0
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """What TensorRT said about one segment in one precision."""
+
+    graph: str
+    segment: int
+    nodes: int
+    precision: str
+    parsed: bool
+    built: bool
+    engine_bytes: int
+    seconds: float
+    message: str  # the parser's or builder's errors ('' when it built)
+
+    @property
+    def ok(self) -> bool:
+        return self.parsed and self.built
+
+
+@contextmanager
+def _collected_errors() -> Iterator[list[str]]:
+    """TensorRT's ERROR lines logged while the block runs (through edgeseg.trt.hooks' logger)."""
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                lines.append(record.getMessage().removeprefix("[TensorRT] ").strip())
+
+    handler = _Collect()
+    log = logging.getLogger("edgeseg.tensorrt")
+    log.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        log.removeHandler(handler)
+
+
+def build_bytes(
+    trt: ModuleType, caps: TrtCapabilities, onnx_bytes: bytes, compute_capability: int
+) -> tuple[bool, bool, int, str]:
+    """(parsed, built, engine size, errors) for one serialized ONNX model."""
+    from edgeseg.engine.builder import parser_error_text
+    from edgeseg.trt.hooks import logger
+
+    with _collected_errors() as logged:
+        builder = trt.Builder(logger(trt))
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, logger(trt))
+        if not parser.parse(onnx_bytes):
+            errors = [parser_error_text(parser.get_error(i)) for i in range(parser.num_errors)]
+            return False, False, 0, "; ".join(errors) or "; ".join(logged)
+        config = builder.create_builder_config()
+        if caps.ahead_of_time:
+            set_compute_capabilities(config, trt, (compute_capability,))
+        engine = builder.build_serialized_network(network, config)
+        if engine is None:
+            return True, False, 0, "; ".join(logged) or "the builder returned no engine"
+        return True, True, int(engine.nbytes), ""
+
+
+def with_boundary_shapes(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OPS) -> Any:
+    """`model` at batch 1, with concrete shapes recorded for every tensor a plugin node reads or writes.
+
+    Why: exporters record plugin outputs with symbolic dims (and shape inference cannot follow a
+    Reshape to a computed shape), while a segment built alone needs static inputs. One ONNX Runtime
+    run on a blank frame (edgeseg's CPU kernels stand in for the plugins) measures them; the graphs
+    are static apart from the batch, fixed to 1 here, so the shapes do not depend on the frame.
+    """
+    import numpy as np
+    import onnx
+
+    from edgeseg.calibration.ranges import with_outputs
+    from edgeseg.calibration.session import make_session
+
+    model = at_batch_one(model)
+    names = list(dict.fromkeys(t for n in split_nodes(model, split_ops) for t in [*n.input, *n.output] if t))
+    inits = {t.name for t in model.graph.initializer}
+    names = [n for n in names if n not in inits]
+    if not names:
+        return model
+    session = make_session(with_outputs(model, names), threads=1)
+    feed = {}
+    for value in session.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in value.shape]
+        feed[value.name] = np.zeros(shape, dtype=_numpy_dtype(value.type))
+    arrays = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    keep = [v for v in out.graph.value_info if v.name not in names]
+    del out.graph.value_info[:]
+    out.graph.value_info.extend(keep)
+    for name in names:
+        array = arrays[name]
+        elem = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+        out.graph.value_info.append(onnx.helper.make_tensor_value_info(name, elem, list(array.shape)))
+    return out
+
+
+def at_batch_one(model: Any) -> Any:
+    """A copy of `model` whose graph inputs and outputs have every symbolic dim (the batch) set to 1."""
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for value in [*out.graph.input, *out.graph.output]:
+        for dim in value.type.tensor_type.shape.dim:
+            if not dim.HasField("dim_value"):
+                dim.dim_value = 1
+    return out
+
+
+def with_static_dims_of(model: Any, reference: Any) -> Any:
+    """`model` whose symbolic value_info dims are filled from same-named tensors of `reference`.
+
+    The precision passes re-declare plugin outputs (keeping their element types); the static dims
+    `with_boundary_shapes` measured on the FP32 graph still hold, since no pass changes a shape.
+    """
+    static = {v.name: v.type.tensor_type.shape for v in reference.graph.value_info if _is_static(v)}
+    for value in model.graph.value_info:
+        if value.name in static and not _is_static(value):
+            value.type.tensor_type.shape.CopyFrom(static[value.name])
+    return model
+
+
+def _is_static(value: Any) -> bool:
+    tensor = value.type.tensor_type
+    return bool(tensor.HasField("shape")) and all(d.HasField("dim_value") for d in tensor.shape.dim)
+
+
+def _numpy_dtype(ort_type: str) -> Any:
+    """'tensor(uint8)' -> numpy.uint8."""
+    import numpy as np
+
+    return np.dtype({"float": "float32", "double": "float64"}.get(ort_type[7:-1], ort_type[7:-1]))
+
+
+def graph_for_precision(model: Any, precision: str) -> Any:
+    """The graph TensorRT should see for `precision` under strong typing."""
+    if precision == "fp32":
+        return model
+    if precision == "fp16":
+        from edgeseg.calibration.fp16 import to_fp16
+        from edgeseg.calibration.fp16_plan import DEFAULT_KEEP_FP32_OPS
+
+        return to_fp16(model, frozenset(DEFAULT_KEEP_FP32_OPS), keep_io_types=True)
+    if precision == "int8":
+        from edgeseg.calibration.qdq import trt_qdq_graph
+        from edgeseg.calibration.ranges import TensorRange, activation_names
+
+        amax = STRUCTURAL_AMAX
+        ranges = {name: TensorRange(-amax, amax, amax) for name in activation_names(model)}
+        return trt_qdq_graph(model, ranges)
+    raise EdgesegError(f"unknown precision {precision!r}: use one of {', '.join(CHECK_PRECISIONS)}")
+
+
+class SegmentChecker:
+    """Parses and builds segments with TensorRT for RTX, remembering results by segment hash.
+
+    The cache (a folder of small JSON files) lets a developer rerun the ladder step in seconds;
+    a fresh clone simply builds everything.
+    """
+
+    def __init__(self, compute_capability: int = DEFAULT_COMPUTE_CAPABILITY, cache_dir: Path | None = None):
+        self.trt, self.caps = load_tensorrt("rtx")
+        self.compute_capability = compute_capability
+        self.cache_dir = cache_dir
+
+    def check_model(self, name: str, model: Any, precision: str) -> list[SegmentReport]:
+        """Every segment of `model` (FP32 ONNX, boundary shapes recorded) in `precision`, in graph order."""
+        try:
+            typed = with_static_dims_of(graph_for_precision(model, precision), model)
+            segments = split_segments(typed)
+        except EdgesegError as err:
+            return [SegmentReport(name, -1, 0, precision, False, False, 0, 0.0, str(err))]
+        return [self.check_segment(name, seg, precision) for seg in segments]
+
+    def check_segment(self, name: str, segment: Segment, precision: str) -> SegmentReport:
+        data = segment.model.SerializeToString()
+        key = hashlib.sha256(
+            data + f"|{precision}|{self.caps.version_str}|{self.compute_capability}".encode()
+        ).hexdigest()[:24]
+        cached = self._cached(key)
+        if cached is not None:
+            return SegmentReport(**{**cached, "graph": name, "segment": segment.index})
+        start = time.perf_counter()
+        parsed, built, size, message = build_bytes(self.trt, self.caps, data, self.compute_capability)
+        report = SegmentReport(
+            name, segment.index, segment.num_nodes, precision, parsed, built, size,
+            round(time.perf_counter() - start, 2), message,
+        )
+        self._store(key, report)
+        return report
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        path = self.cache_dir / f"{key}.json" if self.cache_dir else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return data if data.get("built") else None  # failures are always rebuilt
+        except (OSError, ValueError):
+            return None
+
+    def _store(self, key: str, report: SegmentReport) -> None:
+        if self.cache_dir is None or not report.ok:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        (self.cache_dir / f"{key}.json").write_text(json.dumps(asdict(report)), encoding="utf-8")
+
+
+def format_table(reports: list[SegmentReport]) -> str:
+    """One line per graph and precision: segments built, engine bytes, seconds, first failure."""
+    rows: dict[tuple[str, str], list[SegmentReport]] = {}
+    for r in reports:
+        rows.setdefault((r.graph, r.precision), []).append(r)
+    lines = [f"{'graph':34} {'prec':5} {'segments':>9} {'engine KB':>10} {'build s':>8}  result"]
+    for (graph, precision), group in rows.items():
+        built = sum(r.ok for r in group)
+        failed = next((r for r in group if not r.ok), None)
+        result = "ok" if failed is None else f"segment {failed.segment}: {failed.message[:160]}"
+        kilobytes = sum(r.engine_bytes for r in group) / 1024
+        seconds = sum(r.seconds for r in group)
+        lines.append(
+            f"{graph:34} {precision:5} {built:>4}/{len(group):<4} {kilobytes:>10.0f} {seconds:>8.1f}  "
+            + result
+        )
+    return "\n".join(lines)
