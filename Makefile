@@ -12,7 +12,7 @@ DEMO_MODEL ?= panoptic_rcnn
 CONSTRAINTS := requirements/constraints.txt
 TEST_EXTRAS := dev,ort,video,train,deploy,rtx
 
-.PHONY: demo test test-slow lint typecheck cuda-check gpu-check venv demo-venv lock clean
+.PHONY: demo test test-slow lint typecheck cuda-check gpu-check trt-rtx-plugins venv demo-venv lock clean
 
 $(VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ cuda-check:
 # CUDA benchmark, compute-sanitizer memcheck/racecheck; one report (out/gpu-check/report.md), <= 8 min.
 gpu-check: $(VENV)/.installed
 	PYTHON=$(PY) tools/gpu_check.sh
+
+# Every plugin node of every zoo graph parsed alone by TensorRT for RTX with our plugin library loaded
+# (docs/plugins.md). Needs TensorRT's C++ headers, which no registry ships: fetch the open-source
+# repository at a tag and pass its include/ folder; never commit them.
+trt-rtx-plugins: $(VENV)/.installed
+	@test -n "$(HEADERS)" || { echo "usage: make trt-rtx-plugins HEADERS=/path/to/TensorRT/include"; exit 2; }
+	plugins/check_trt_headers.sh "$(HEADERS)" build/rtx-plugins
+	$(PY) tools/rtx_plugin_nodes.py build/rtx-plugins/libedgeseg_trt_plugins.so
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build out *.egg-info

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Compile the TensorRT plugin glue against a folder of TensorRT headers (e.g. the include/ folder of
 # a TensorRT release or of the TensorRT open-source repository at a tag), without TensorRT libraries:
-#   plugins/check_trt_headers.sh /path/to/TensorRT/include
+#   plugins/check_trt_headers.sh /path/to/TensorRT/include [KEEP_DIR]
 # Compiles every plugin source (both registration variants) with warnings as errors, the kernels
 # for sm_87, links the loadLibrary variant with --no-undefined (it needs no libnvinfer) and checks
 # that it exports getCreators and setLoggerFinder. Nothing runs on a GPU.
 set -euo pipefail
-HEADERS="${1:?usage: $0 TENSORRT_INCLUDE_DIR}"
+HEADERS="${1:?usage: $0 TENSORRT_INCLUDE_DIR [KEEP_DIR]}"
+KEEP="${2:-}"  # where to keep the linked plugin library (make trt-rtx-plugins loads it)
 cd "$(dirname "$0")/.."
 CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 OUT="$(mktemp -d)"
@@ -34,4 +35,5 @@ done
 # two entry points (libstdc++'s template instances stay exported, as the C++ ABI wants).
 extra=$(nm -DC --defined-only "$OUT/libedgeseg_trt_plugins.so" | grep "edgeseg::" || true)
 [ -z "$extra" ] || { echo "libedgeseg_trt_plugins.so exports edgeseg symbols: $extra"; exit 1; }
+if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp "$OUT/libedgeseg_trt_plugins.so" "$KEEP/"; fi
 echo "check_trt_headers: plugin glue compiles against TensorRT ${version:-?} headers in $HEADERS"
