@@ -18,7 +18,7 @@ from edgeseg.outputs import check_output_file
 # onnx-graphsurgeon (registry.PASSES and lint.TARGETS are the truth; a test keeps them equal).
 PASS_NAMES = ("foreign", "plugins", "normalize", "fold")
 DEFAULT_PASSES = ("foreign", "plugins", "fold")
-LINT_TARGETS = ("trt10.3", "trt11")
+LINT_TARGETS = ("trt10.3", "trt11", "rtx1.7")
 
 EXAMPLE_PATCH = "example: edgeseg patch model.onnx -o model.trt.onnx --passes foreign,plugins,fold"
 EXAMPLE_INSPECT = "example: edgeseg inspect model.trt.onnx --target trt10.3"

@@ -17,7 +17,7 @@ from edgeseg.surgery import foreign
 from edgeseg.surgery.graphs import EDGESEG_DOMAIN, const_value, iter_graphs, producer
 from edgeseg.surgery.plugins import NMS_MAX_CANDIDATES, spec_for_onnx_node, spec_for_plugin
 
-TARGETS = ("trt10.3", "trt11")
+TARGETS = ("trt10.3", "trt11", "rtx1.7")
 OPS_MATRIX = "onnx-tensorrt docs/operators.md (10.1 parser, the 10.x matrix)"
 FACTS = "TensorRT facts sheet"
 # onnx-tensorrt parser sources (10.1) behind the rules TensorRT for RTX's parser taught us (facts, cited)
@@ -29,6 +29,12 @@ PARSER_CAST = "onnx-tensorrt onnxOpImporters.cpp (Cast -> addCast; casts to UINT
 PARSER_OUTPUTS = "onnx-tensorrt ModelImporter.cpp (graph outputs are marked with their converted elem_type)"
 PARSER_DDS = "onnx-tensorrt ModelImporter.cpp (isDDSOp) and onnxOpImporters.cpp (Slice with runtime bounds)"
 NMS_PLUGIN = "plugins/nms (configurePlugin: at most 16384 candidates per image)"
+RTX_MEASURED = "TensorRT for RTX 1.7.1 as measured by the test ladder (docs/build.md)"
+# What TensorRT for RTX 1.7 cannot build, beyond the 10.x parser's rules.
+RTX_UNBUILDABLE = {
+    "RoiAlign": "its parser imports RoiAlign as the ROIAlign_TRT plugin, which it does not ship",
+    "NonMaxSuppression": "its builder has no runners for the NMS layer (SM86)",
+}
 FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
 QDQ = ("QuantizeLinear", "DequantizeLinear")
 # inputs that set an output's size: a runtime value there makes the shape data-dependent
@@ -137,6 +143,8 @@ def _node_findings(node: gs.Node, target: str) -> list[Finding]:
     out = []
     where = f"{node.op} {node.name!r}"
     later = "" if target == "trt10.3" else " (10.x matrix; not re-checked for 11)"
+    if target.startswith("rtx"):
+        out += _rtx_node_findings(node, where)
     if _default_domain(node):
         if node.op in UNSUPPORTED_OPS:
             out.append(
@@ -246,6 +254,35 @@ def _node_findings(node: gs.Node, target: str) -> list[Finding]:
                 )
             )
     return out
+
+
+def _rtx_node_findings(node: gs.Node, where: str) -> list[Finding]:
+    """What TensorRT for RTX 1.7 refuses: plugin layers of any kind, and two ONNX ops it cannot build."""
+    if not _default_domain(node):
+        return [
+            Finding(
+                "rtx-plugin-layer",
+                "error",
+                where,
+                "TensorRT for RTX 1.7 takes no custom plugin layers: its parser aborts the process "
+                "right after creating one",
+                "build this graph for TensorRT 10.3+; for RTX, check its plugin-free segments "
+                "(edgeseg.engine.segment_check, make test) or keep the model plugin-free",
+                RTX_MEASURED,
+            )
+        ]
+    if node.op in RTX_UNBUILDABLE:
+        return [
+            Finding(
+                "rtx-unbuildable-op",
+                "error",
+                where,
+                f"TensorRT for RTX 1.7: {RTX_UNBUILDABLE[node.op]}",
+                "export with `--ops edgeseg` and build for TensorRT 10.3+, or cut the graph there",
+                RTX_MEASURED,
+            )
+        ]
+    return []
 
 
 def _int64_findings(graph: gs.Graph) -> list[Finding]:

@@ -237,3 +237,19 @@ def test_maxpool_indices_output(with_indices: bool) -> None:
         + ([helper.make_tensor_value_info("idx", TensorProto.INT64, [1, 3, 2, 2])] if with_indices else []),
     )
     assert ("maxpool-indices" in _codes(model)) == with_indices
+
+
+def test_rtx_target_flags_plugin_layers_and_what_it_cannot_build() -> None:
+    """TensorRT for RTX 1.7 (measured by the ladder): no plugin layers, no RoiAlign, no NMS layer."""
+    assert lint(import_graph(conv_relu_model()), "rtx1.7") == []
+    x = helper.make_tensor_value_info("x", F, [1, 4])
+    y = helper.make_tensor_value_info("y", F, [1, 4])
+    plugin = make_model([helper.make_node("EdgesegNMS", ["x"], ["y"], domain="edgeseg")], [x], [y])
+    assert "rtx-plugin-layer" in _codes(plugin, "rtx1.7")
+    assert "rtx-plugin-layer" not in _codes(plugin, "trt10.3")
+    boxes = helper.make_tensor_value_info("b", F, [1, 8, 4])
+    scores = helper.make_tensor_value_info("s", F, [1, 1, 8])
+    sel = helper.make_tensor_value_info("sel", TensorProto.INT64, None)
+    nms = make_model([helper.make_node("NonMaxSuppression", ["b", "s"], ["sel"])], [boxes, scores], [sel])
+    assert "rtx-unbuildable-op" in _codes(nms, "rtx1.7")
+    assert "rtx-unbuildable-op" not in _codes(nms, "trt11")
