@@ -12,11 +12,12 @@ graph), INT8 from a symmetric Q/DQ graph; the builder is never asked to pick typ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ from edgeseg.errors import EdgesegError
 from edgeseg.trt.compat import TrtCapabilities, load_tensorrt, set_compute_capabilities
 
 CHECK_PRECISIONS = ("fp32", "fp16", "int8")
+# Small 1-D integer tensors measured by `with_boundary_shapes` (candidate shape tensors), kept in the
+# check copy's metadata so a segment whose input TensorRT treats as a shape tensor gets its value.
+SHAPE_VALUES_KEY = "edgeseg.check.shape_values"
+MAX_SHAPE_VALUES = 8
 DEFAULT_COMPUTE_CAPABILITY = 86
 # A Q/DQ scale for every activation when the check only asks "does TensorRT take this INT8 graph":
 # accuracy is calibration's business (edgeseg calibrate), not the parser's.
@@ -73,9 +78,17 @@ def _collected_errors() -> Iterator[list[str]]:
 
 
 def build_bytes(
-    trt: ModuleType, caps: TrtCapabilities, onnx_bytes: bytes, compute_capability: int
+    trt: ModuleType,
+    caps: TrtCapabilities,
+    onnx_bytes: bytes,
+    compute_capability: int,
+    shape_values: Mapping[str, list[int]] | None = None,
 ) -> tuple[bool, bool, int, str]:
-    """(parsed, built, engine size, errors) for one serialized ONNX model."""
+    """(parsed, built, engine size, errors) for one serialized ONNX model.
+
+    `shape_values`: the values of inputs TensorRT treats as shape tensors (a segment cut through a
+    computed Reshape shape, say); each gets an optimization profile fixing it to that value.
+    """
     from edgeseg.engine.builder import parser_error_text
     from edgeseg.trt.hooks import logger
 
@@ -89,6 +102,17 @@ def build_bytes(
         config = builder.create_builder_config()
         if caps.ahead_of_time:
             set_compute_capabilities(config, trt, (compute_capability,))
+        shape_inputs = [network.get_input(i) for i in range(network.num_inputs)]
+        shape_inputs = [t for t in shape_inputs if t.is_shape_tensor]
+        if shape_inputs:
+            missing = [t.name for t in shape_inputs if t.name not in (shape_values or {})]
+            if missing:
+                return True, False, 0, f"shape input(s) {', '.join(missing)} have no measured value"
+            profile = builder.create_optimization_profile()
+            for tensor in shape_inputs:
+                value = list((shape_values or {})[tensor.name])
+                profile.set_shape_input(tensor.name, value, value, value)
+            config.add_optimization_profile(profile)
         engine = builder.build_serialized_network(network, config)
         if engine is None:
             return True, False, 0, "; ".join(logged) or "the builder returned no engine"
@@ -96,12 +120,13 @@ def build_bytes(
 
 
 def with_boundary_shapes(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OPS) -> Any:
-    """`model` at batch 1, with concrete shapes recorded for every tensor a plugin node reads or writes.
+    """`model` at batch 1, with the concrete shape of every tensor recorded.
 
     Why: exporters record plugin outputs with symbolic dims (and shape inference cannot follow a
-    Reshape to a computed shape), while a segment built alone needs static inputs. One ONNX Runtime
-    run on a blank frame (edgeseg's CPU kernels stand in for the plugins) measures them; the graphs
-    are static apart from the batch, fixed to 1 here, so the shapes do not depend on the frame.
+    Reshape to a computed shape), while a segment built alone needs static inputs, and a segment
+    boundary may fall on any tensor. One ONNX Runtime run on a blank frame (edgeseg's CPU kernels
+    stand in for the plugins) measures them all; the graphs are static apart from the batch, fixed
+    to 1 here, so the shapes do not depend on the frame.
     """
     import numpy as np
     import onnx
@@ -110,11 +135,10 @@ def with_boundary_shapes(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OP
     from edgeseg.calibration.session import make_session
 
     model = at_batch_one(model)
-    names = list(dict.fromkeys(t for n in split_nodes(model, split_ops) for t in [*n.input, *n.output] if t))
-    inits = {t.name for t in model.graph.initializer}
-    names = [n for n in names if n not in inits]
-    if not names:
-        return model
+    if not split_nodes(model, split_ops):
+        return model  # one segment, the whole graph: its inputs are already static
+    outputs = {o.name for o in model.graph.output}
+    names = list(dict.fromkeys(t for n in model.graph.node for t in n.output if t and t not in outputs))
     session = make_session(with_outputs(model, names), threads=1)
     feed = {}
     for value in session.get_inputs():
@@ -123,6 +147,12 @@ def with_boundary_shapes(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OP
     arrays = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
     out = onnx.ModelProto()
     out.CopyFrom(model)
+    small_ints = {
+        name: [int(v) for v in array.reshape(-1)]
+        for name, array in arrays.items()
+        if array.dtype.kind in "iu" and array.ndim == 1 and array.size <= MAX_SHAPE_VALUES
+    }
+    out.metadata_props.add(key=SHAPE_VALUES_KEY, value=json.dumps(small_ints))
     keep = [v for v in out.graph.value_info if v.name not in names]
     del out.graph.value_info[:]
     out.graph.value_info.extend(keep)
@@ -147,12 +177,17 @@ def at_batch_one(model: Any) -> Any:
 
 
 def with_static_dims_of(model: Any, reference: Any) -> Any:
-    """`model` whose symbolic value_info dims are filled from same-named tensors of `reference`.
+    """`model` with shapes inferred and symbolic dims filled from same-named tensors of `reference`.
 
-    The precision passes re-declare plugin outputs (keeping their element types); the static dims
-    `with_boundary_shapes` measured on the FP32 graph still hold, since no pass changes a shape.
+    The precision passes rename nothing they do not add, and change element types, never shapes: the
+    dims `with_boundary_shapes` measured on the FP32 graph still hold, and ONNX shape inference
+    carries them through the casts and Q/DQ pairs the passes add.
     """
+    import onnx
+
     static = {v.name: v.type.tensor_type.shape for v in reference.graph.value_info if _is_static(v)}
+    with contextlib.suppress(Exception):  # inference is a best effort; the recorded shapes still apply
+        model = onnx.shape_inference.infer_shapes(model)
     for value in model.graph.value_info:
         if value.name in static and not _is_static(value):
             value.type.tensor_type.shape.CopyFrom(static[value.name])
@@ -209,18 +244,25 @@ class SegmentChecker:
             segments = split_segments(typed)
         except EdgesegError as err:
             return [SegmentReport(name, -1, 0, precision, False, False, 0, 0.0, str(err))]
-        return [self.check_segment(name, seg, precision) for seg in segments]
+        props = {p.key: p.value for p in model.metadata_props}
+        values: dict[str, list[int]] = json.loads(props.get(SHAPE_VALUES_KEY, "{}"))
+        return [self.check_segment(name, seg, precision, values) for seg in segments]
 
-    def check_segment(self, name: str, segment: Segment, precision: str) -> SegmentReport:
+    def check_segment(
+        self, name: str, segment: Segment, precision: str, values: Mapping[str, list[int]] | None = None
+    ) -> SegmentReport:
         data = segment.model.SerializeToString()
+        shape_values = {n: list(v) for n, v in (values or {}).items() if n in segment.inputs}
         key = hashlib.sha256(
-            data + f"|{precision}|{self.caps.version_str}|{self.compute_capability}".encode()
+            data + f"|{precision}|{self.caps.version_str}|{self.compute_capability}|{shape_values}".encode()
         ).hexdigest()[:24]
         cached = self._cached(key)
         if cached is not None:
             return SegmentReport(**{**cached, "graph": name, "segment": segment.index})
         start = time.perf_counter()
-        parsed, built, size, message = build_bytes(self.trt, self.caps, data, self.compute_capability)
+        parsed, built, size, message = build_bytes(
+            self.trt, self.caps, data, self.compute_capability, shape_values
+        )
         report = SegmentReport(
             name, segment.index, segment.num_nodes, precision, parsed, built, size,
             round(time.perf_counter() - start, 2), message,

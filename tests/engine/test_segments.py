@@ -139,3 +139,22 @@ def test_plugin_node_tool_makes_one_file_per_plugin_node(tmp_path):
     for _, path in nodes:
         (node,) = onnx.load(str(path)).graph.node
         assert node.op_type in ("EdgesegNMS", "EdgesegRoIAlign") and node.domain == "edgeseg"
+
+
+def test_a_segment_input_used_as_a_shape_gets_its_measured_value():
+    """A cut through a computed Reshape shape leaves a shape-tensor input: it builds only with its value."""
+    from edgeseg.engine.segment_check import build_bytes
+    from edgeseg.trt.compat import load_tensorrt
+
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])],
+        "reshape",
+        [info("x", [1, 6]), info("shape", [2], TensorProto.INT64)],
+        [info("y", [2, 3])],
+    )
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    trt, caps = load_tensorrt("rtx")
+    parsed, built, _, message = build_bytes(trt, caps, data, 86)
+    assert parsed and not built and "shape input(s) shape have no measured value" in message
+    parsed, built, size, message = build_bytes(trt, caps, data, 86, {"shape": [2, 3]})
+    assert parsed and built and size > 0, message
