@@ -48,6 +48,9 @@ EXTRAS = {
         "ruff>=0.5",
         "types-PyYAML",
         "types-tqdm",
+        # tests/test_sdist.py: `python -m build --sdist` and a wheel from it without build isolation
+        "build>=1.2",
+        "pybind11>=2.12",
     ],
 }
 
