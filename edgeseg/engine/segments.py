@@ -91,7 +91,7 @@ def split_segments(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OPS) -> 
     nodes = list(graph.node)
     split = [is_split_node(n, split_ops) for n in nodes]
     ordinary = [i for i, n in enumerate(nodes) if not split[i]]
-    depth = _plugin_depths(nodes, split)
+    depth = _plugin_depths(nodes, split, {t.name for t in graph.initializer})
     producer = {out: i for i in ordinary for out in nodes[i].output if out}
     groups = _Groups(len(nodes))
     for i in ordinary:
@@ -142,8 +142,12 @@ def split_segments(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OPS) -> 
     return segments
 
 
-def _plugin_depths(nodes: list[Any], split: list[bool]) -> list[int]:
-    """For each node (in the graph's topological order), how many split nodes lie behind it at most."""
+def _plugin_depths(nodes: list[Any], split: list[bool], constants: set[str]) -> list[int]:
+    """For each node (in the graph's topological order), how many split nodes lie behind it at most.
+
+    A node reading only weights (a Constant, a weight's DequantizeLinear) takes the lowest depth of
+    its readers instead of 0, so it joins the segment that uses it rather than standing alone.
+    """
     tensor_depth: dict[str, int] = {}
     depths = []
     for node, is_split in zip(nodes, split, strict=True):
@@ -151,6 +155,16 @@ def _plugin_depths(nodes: list[Any], split: list[bool]) -> list[int]:
         depths.append(depth)
         for out in node.output:
             tensor_depth[out] = depth + int(is_split)
+    readers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            readers.setdefault(name, []).append(i)
+    for i in reversed(range(len(nodes))):
+        if split[i] or any(name and name not in constants for name in nodes[i].input):
+            continue
+        reader_depths = [depths[r] for out in nodes[i].output for r in readers.get(out, [])]
+        if reader_depths:
+            depths[i] = min(reader_depths)
     return depths
 
 
