@@ -35,7 +35,7 @@ try:
                                      batch=args.batch) as stream:
         for result in stream:
             if result.classes is not None:
-                seen.update(category_name(int(c)) for c in result.classes)
+                seen.update(category_name(int(c), result.labels) for c in result.classes)
 except EdgesegError as err:
     sys.exit(f"video_file: {err}")
 print(stream.stats.table())

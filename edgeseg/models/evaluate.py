@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from edgeseg.data.categories import PERSON_ID
 from edgeseg.data.coco_writer import ids_to_rgb
+from edgeseg.labels import SHAPESWORLD
 from edgeseg.models.datasets import ShapesDataset, load_image
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse
 
@@ -73,7 +74,7 @@ class PredictionWriter:
     def add_panoptic(self, image_id: int, stem: str, det: dict[str, Tensor], semantic: np.ndarray,
                      params: FusionParams) -> None:
         ids, segments = fuse(det["masks"][:, 0].numpy(), det["scores"].numpy(), det["labels"].numpy(),
-                             semantic, params)
+                             semantic, params, SHAPESWORLD)
         Image.fromarray(ids_to_rgb(ids)).save(self.out / "panoptic" / f"{stem}.png")
         self.panoptic.append({"image_id": image_id, "file_name": f"{stem}.png",
                               "segments_info": [{"id": s.id, "category_id": s.category_id}

@@ -6,6 +6,10 @@ coloured through lookup tables in one pass over the frame; instance masks are dr
 crops inside the rectangle that holds them, so their cost follows the instances' area, not the
 frame's. OpenCV draws only the thin primitives (rectangles, text, skeleton lines). Images are RGB
 uint8 and are never modified in place.
+
+Names, colours and the skeleton come from the model's label set (`FrameResult.labels`, or the
+`label_set` argument); without one, ids are shown ("class 3") in palette colours and keypoints get
+no skeleton: the runtime knows no dataset.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID, SKELETON
+from edgeseg.labels import IDS, LabelSet
 from edgeseg.runtime.postprocess import MaskCrop, mask_crops
 from edgeseg.runtime.results import FrameResult, Segment
 
@@ -22,25 +26,31 @@ FONT_SCALE = 0.4
 # per-instance colour offsets so neighbouring instances of one class stay distinguishable
 _JITTER = np.array([[0, 0, 0], [40, -30, 20], [-40, 30, -20], [30, 40, -40], [-30, -40, 40],
                     [50, 10, -10], [-50, -10, 10], [15, -50, 45]], dtype=np.int16)
-_SEMANTIC_LUT = np.zeros((256, 3), dtype=np.uint8)
-_SEMANTIC_LUT[: len(CATEGORIES)] = [c.color for c in CATEGORIES]
 _KEYPOINT_COLOR = (0, 255, 128)
 _SKELETON_COLOR = (255, 128, 0)
 
 
-def category_color(category_id: int) -> tuple[int, int, int]:
-    cat = CATEGORY_BY_ID.get(int(category_id))
-    return cat.color if cat is not None else (200, 200, 200)
+def category_color(category_id: int, label_set: LabelSet | None = None) -> tuple[int, int, int]:
+    return (label_set or IDS).color_of(category_id)
 
 
-def category_name(category_id: int) -> str:
-    cat = CATEGORY_BY_ID.get(int(category_id))
-    return cat.name if cat is not None else f"class {int(category_id)}"
+def category_name(category_id: int, label_set: LabelSet | None = None) -> str:
+    return (label_set or IDS).name_of(category_id)
 
 
-def instance_colors(classes: np.ndarray, salt: np.ndarray | None = None) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _semantic_lut(label_set: LabelSet) -> tuple[np.ndarray, int]:
+    """[256,3] colour of each semantic index and how many indices have one (the rest stay as is)."""
+    colors = label_set.semantic_colors[:255]
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[: len(colors)] = np.array(colors, dtype=np.uint8).reshape(-1, 3)
+    return lut, len(colors)
+
+
+def instance_colors(classes: np.ndarray, salt: np.ndarray | None = None,
+                    label_set: LabelSet | None = None) -> np.ndarray:
     """[K,3] uint8: each instance's class colour shifted by a small per-instance offset."""
-    base = np.array([category_color(c) for c in classes], dtype=np.int16).reshape(-1, 3)
+    base = np.array([category_color(c, label_set) for c in classes], dtype=np.int16).reshape(-1, 3)
     salt = np.arange(len(base)) if salt is None else salt
     return np.clip(base + _JITTER[np.asarray(salt) % len(_JITTER)], 0, 255).astype(np.uint8)
 
@@ -74,12 +84,15 @@ def _edges(labels: np.ndarray) -> np.ndarray:
     return edge
 
 
-def draw_semantic(image: np.ndarray, semantic: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Blend the category colour of every labelled pixel (IGNORE_LABEL pixels stay as they are)."""
+def draw_semantic(image: np.ndarray, semantic: np.ndarray, alpha: float = 0.45,
+                  label_set: LabelSet | None = None) -> np.ndarray:
+    """Blend the category colour of every labelled pixel (ignore (255) and indices the label set
+    does not have stay as they are)."""
+    lut, count = _semantic_lut(label_set or IDS)
     labels = np.asarray(semantic)
     if labels.dtype != np.uint8:  # any other label type: out-of-range labels become "no colour"
-        labels = np.where((labels >= 0) & (labels < len(CATEGORIES)), labels, 255).astype(np.uint8)
-    return _blend(image, _lookup(labels, _SEMANTIC_LUT), labels < len(CATEGORIES), alpha)
+        labels = np.where((labels >= 0) & (labels < count), labels, 255).astype(np.uint8)
+    return _blend(image, _lookup(labels, lut), labels < count, alpha)
 
 
 def _segment_index(panoptic: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -126,17 +139,18 @@ def _centroids(index: np.ndarray, count: int, stride: int = 4) -> tuple[np.ndarr
 
 
 def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segment], alpha: float = 0.5,
-                  labels: bool = True) -> np.ndarray:
+                  labels: bool = True, label_set: LabelSet | None = None) -> np.ndarray:
     """Stuff in its category colour with its name at the centroid, things in per-instance colours,
     dark outlines between segments; ids without a segment (0 = void) are left untouched."""
     ids = np.asarray([s.id for s in segments], dtype=np.int64)
     n = len(ids)
     colors = np.zeros((n + 1, 3), dtype=np.uint8)  # the last row: pixels without a segment
-    colors[:n] = np.array([category_color(s.category_id) for s in segments], dtype=np.uint8).reshape(-1, 3)
+    colors[:n] = np.array([category_color(s.category_id, label_set) for s in segments],
+                          dtype=np.uint8).reshape(-1, 3)
     things = np.array([s.isthing for s in segments], dtype=bool)
     if things.any():
         classes = np.array([s.category_id for s in segments])[things]
-        colors[:n][things] = instance_colors(classes, salt=ids[things])
+        colors[:n][things] = instance_colors(classes, salt=ids[things], label_set=label_set)
     index = _segment_index(np.asarray(panoptic), ids)
     if n < 256:
         index = index.astype(np.uint8)  # bytes: a quarter of the memory for every pass below
@@ -148,8 +162,8 @@ def draw_panoptic(image: np.ndarray, panoptic: np.ndarray, segments: list[Segmen
         counts, cx, cy = _centroids(index, n + 1)
         for k in stuff:
             if counts[k] > 0:
-                _label(out, category_name(segments[k].category_id), int(cx[k]), int(cy[k]), (40, 40, 40),
-                       centered=True)
+                _label(out, category_name(segments[k].category_id, label_set), int(cx[k]), int(cy[k]),
+                       (40, 40, 40), centered=True)
     return out
 
 
@@ -206,7 +220,7 @@ def _label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, 
 
 
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray | None, scores: np.ndarray | None,
-               colors: np.ndarray) -> np.ndarray:
+               colors: np.ndarray, label_set: LabelSet | None = None) -> np.ndarray:
     """Rectangles with "name 0.87" labels above them."""
     import cv2
 
@@ -214,7 +228,7 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray | None,
     for k, box in enumerate(np.rint(boxes).astype(np.int32)):
         color = tuple(int(c) for c in colors[k])
         cv2.rectangle(out, (int(box[0]), int(box[1])), (int(box[2]), int(box[3])), color, 2)
-        parts = [category_name(classes[k])] if classes is not None else []
+        parts = [category_name(classes[k], label_set)] if classes is not None else []
         if scores is not None:
             parts.append(f"{float(scores[k]):.2f}")
         if parts:
@@ -222,13 +236,16 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray | None,
     return out
 
 
-def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, threshold: float = 0.05) -> np.ndarray:
-    """COCO skeleton lines between confident joints (one OpenCV call for all lines), joints as dots."""
+def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, threshold: float = 0.05,
+                   skeleton: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+    """Skeleton lines (1-based joint pairs, from the label set) between confident joints (one OpenCV
+    call for all lines), joints as dots."""
     import cv2
 
     out = image.copy()
-    kps = np.asarray(keypoints, dtype=np.float32).reshape(-1, 17, 3)
-    pairs = np.array(SKELETON, dtype=np.intp) - 1  # COCO skeleton is 1-based
+    kps = np.asarray(keypoints, dtype=np.float32)
+    kps = kps.reshape(-1, kps.shape[-2], 3)
+    pairs = np.array([p for p in skeleton if max(p) <= kps.shape[1]], dtype=np.intp).reshape(-1, 2) - 1
     visible = kps[:, :, 2] > threshold
     both = visible[:, pairs[:, 0]] & visible[:, pairs[:, 1]]
     lines = np.stack([kps[:, pairs[:, 0], :2], kps[:, pairs[:, 1], :2]], axis=2)[both]
@@ -239,26 +256,29 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, threshold: float = 
     return out
 
 
-def render(result: FrameResult, image: np.ndarray | None = None, score_threshold: float = 0.0) -> np.ndarray:
+def render(result: FrameResult, image: np.ndarray | None = None, score_threshold: float = 0.0,
+           label_set: LabelSet | None = None) -> np.ndarray:
     """The frame with everything the result holds drawn on it (a new array).
 
     One map: the panoptic map if there is one (it already shows the fused instance masks and the
-    stuff), else the semantic map with the instance masks over it; then boxes and keypoints.
+    stuff), else the semantic map with the instance masks over it; then boxes and keypoints. Names
+    and colours: `label_set`, else the result's (its model's), else ids.
     """
+    labels = label_set or result.labels or IDS
     out = result.image if image is None else image
     if out is None:
         raise ValueError("render needs the frame: pass image= or keep result.image")
     out = np.asarray(out, dtype=np.uint8)
     if result.panoptic is not None:
-        out = draw_panoptic(out, result.panoptic, result.segments or [])
+        out = draw_panoptic(out, result.panoptic, result.segments or [], label_set=labels)
     elif result.semantic is not None:
-        out = draw_semantic(out, result.semantic)
+        out = draw_semantic(out, result.semantic, label_set=labels)
     if result.num_instances:
         assert result.boxes is not None
         scores = result.scores if result.scores is not None else np.ones(result.num_instances, np.float32)
         keep = scores >= score_threshold
         classes = result.classes if result.classes is not None else np.zeros(result.num_instances, np.int32)
-        colors = instance_colors(classes[keep])
+        colors = instance_colors(classes[keep], label_set=labels)
         if result.panoptic is None and result.box_masks is not None:
             crops = mask_crops(result.box_masks[keep], result.boxes[keep], result.height, result.width,
                                result.mask_threshold)
@@ -266,9 +286,9 @@ def render(result: FrameResult, image: np.ndarray | None = None, score_threshold
         elif result.panoptic is None and result.masks is not None:
             out = draw_masks(out, result.masks[keep], colors)
         out = draw_boxes(out, result.boxes[keep], None if result.classes is None else classes[keep],
-                         None if result.scores is None else result.scores[keep], colors)
+                         None if result.scores is None else result.scores[keep], colors, labels)
         if result.keypoints is not None:
-            out = draw_keypoints(out, result.keypoints[keep])
+            out = draw_keypoints(out, result.keypoints[keep], skeleton=labels.skeleton)
     elif out is result.image or out is image:
         out = out.copy()
     return out

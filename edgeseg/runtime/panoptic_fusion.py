@@ -8,6 +8,9 @@ are not used as stuff. Segment ids: things 1..n in paste order, stuff 1000 + cat
 
 Things are fused from box-sized crops (`fuse_crops`), so each costs its box's area, not the frame's;
 `fuse` accepts full-frame masks and crops them to their bounding boxes first.
+
+Which semantic labels are stuff, and their category ids, come from the model's label set (semantic
+label k is `label_set.categories[k]`); without one no stuff is known and only things are fused.
 """
 from __future__ import annotations
 
@@ -16,13 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeseg.data.categories import CATEGORIES
+from edgeseg.labels import IDS, LabelSet
 from edgeseg.runtime.postprocess import MaskCrop
 from edgeseg.runtime.results import Segment
 
 STUFF_ID_BASE = 1000
 VOID = 0
-_STUFF_LABELS = np.array([label for label, cat in enumerate(CATEGORIES) if not cat.isthing], dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,12 @@ class FusionParams:
 
 
 def fuse(masks: np.ndarray, scores: np.ndarray, category_ids: np.ndarray, semantic: np.ndarray,
-         params: FusionParams = FusionParams()) -> tuple[np.ndarray, list[Segment]]:
+         params: FusionParams = FusionParams(), label_set: LabelSet | None = None
+         ) -> tuple[np.ndarray, list[Segment]]:
     """Panoptic id map (H, W) int32 and its segments.
 
     masks: (N, H, W) probabilities or booleans (pasted at image size); scores: (N,); category_ids:
-    (N,) COCO ids of things; semantic: (H, W) labels indexing CATEGORIES (255 = ignore).
+    (N,) category ids of things; semantic: (H, W) labels indexing `label_set.categories` (255 = ignore).
     """
     h, w = semantic.shape
     if masks.shape[1:] != (h, w) and len(masks):
@@ -49,12 +52,12 @@ def fuse(masks: np.ndarray, scores: np.ndarray, category_ids: np.ndarray, semant
     for i in np.flatnonzero(usable):
         mask = masks[i] >= params.mask_threshold if masks.dtype != bool else masks[i]
         crops[i] = MaskCrop.bounding(mask)
-    return fuse_crops(crops, scores, category_ids, semantic, params)
+    return fuse_crops(crops, scores, category_ids, semantic, params, label_set)
 
 
 def fuse_crops(crops: Sequence[MaskCrop | None], scores: np.ndarray, category_ids: np.ndarray,
-               semantic: np.ndarray, params: FusionParams = FusionParams()
-               ) -> tuple[np.ndarray, list[Segment]]:
+               semantic: np.ndarray, params: FusionParams = FusionParams(),
+               label_set: LabelSet | None = None) -> tuple[np.ndarray, list[Segment]]:
     """As `fuse`, from thresholded box crops (postprocess.mask_crops); None = an instance not pasted.
 
     Instances below `params.score_threshold` are never looked at, so callers need not paste them.
@@ -79,11 +82,12 @@ def fuse_crops(crops: Sequence[MaskCrop | None], scores: np.ndarray, category_id
         seg_id = len(segments) + 1
         window[free] = seg_id
         segments.append(Segment(seg_id, int(category_ids[i]), True, float(scores[i])))
-    _fill_stuff(panoptic, semantic, params.stuff_min_area, segments)
+    _fill_stuff(panoptic, semantic, params.stuff_min_area, segments, label_set or IDS)
     return panoptic, segments
 
 
-def _fill_stuff(panoptic: np.ndarray, semantic: np.ndarray, min_area: int, segments: list[Segment]) -> None:
+def _fill_stuff(panoptic: np.ndarray, semantic: np.ndarray, min_area: int, segments: list[Segment],
+                label_set: LabelSet) -> None:
     """Unclaimed pixels take their stuff label's segment when that region is large enough (a few
     passes over the frame for all stuff classes together: areas by bincount, ids by lookup table)."""
     labels = np.asarray(semantic)
@@ -92,8 +96,8 @@ def _fill_stuff(panoptic: np.ndarray, semantic: np.ndarray, min_area: int, segme
     unclaimed = np.where(panoptic == VOID, labels, np.uint8(255))  # label of each unclaimed pixel
     areas = np.bincount(unclaimed.ravel(), minlength=256)
     fill = np.zeros(256, dtype=np.int32)  # label -> stuff segment id; 0 for things, small regions, 255
-    for label in _STUFF_LABELS:
-        if areas[label] >= min_area:
-            fill[label] = STUFF_ID_BASE + CATEGORIES[label].id
-            segments.append(Segment(int(fill[label]), CATEGORIES[label].id, False, 1.0))
+    for label, cat in enumerate(label_set.categories[:255]):
+        if not cat.isthing and areas[label] >= min_area:
+            fill[label] = STUFF_ID_BASE + cat.id
+            segments.append(Segment(int(fill[label]), cat.id, False, 1.0))
     panoptic += np.take(fill, unclaimed)  # claimed pixels look up label 255, i.e. add 0

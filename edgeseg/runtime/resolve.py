@@ -70,7 +70,7 @@ def find_model(spec: str) -> Path:
 
 
 def engine_info(metadata: Any, backend: Backend, source: str) -> DeployInfo:
-    """The deploy metadata of an engine: task and classes from its sidecar, tensors from the engine."""
+    """An engine's deploy metadata: task, classes and labels from its sidecar, tensors from the engine."""
     if metadata is None or not metadata.task or metadata.classes is None:
         raise EdgesegError(f"{source} has no sidecar with the task and classes: rebuild it from an exported "
                            "graph with `edgeseg build`")
@@ -86,6 +86,8 @@ def engine_info(metadata: Any, backend: Backend, source: str) -> DeployInfo:
              "edgeseg.classes": json.dumps(metadata.classes),
              "edgeseg.input": json.dumps({"name": spec.name, "height": height, "width": width}),
              "edgeseg.outputs": json.dumps([o.name for o in backend.outputs()])}
+    if getattr(metadata, "labels", None) is not None:  # sidecars from before labels fall back like graphs
+        props["edgeseg.labels"] = json.dumps(metadata.labels)
     return DeployInfo.from_props(props, source)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeseg.labels import LabelSet
 from edgeseg.runtime.postprocess import paste_masks
 
 
@@ -30,9 +31,11 @@ class FrameResult:
     boxes: [K,4] float32 xyxy; classes: [K] int32 COCO category ids; scores: [K] float32.
     masks: [K,H,W] bool full-frame masks, or box_masks: [K,M,M] float32 probabilities inside each box
     (pasted on demand by `full_masks`, which is what most consumers need but not all pay for).
-    keypoints: [K,17,3] float32 (x, y, score). semantic: [H,W] uint8 index into CATEGORIES.
+    keypoints: [K,J,3] float32 (x, y, score). semantic: [H,W] uint8 index into `labels.categories`.
     panoptic: [H,W] int32 segment ids (0 = void) described by `segments`.
     timestamps: monotonic seconds per stage end ("capture", "decode", ..., "sink").
+    labels: the model's label set (set by its adapter), which overlays and `to_json` name ids with;
+    None: ids only.
     """
 
     frame_id: int
@@ -52,6 +55,7 @@ class FrameResult:
     panoptic: np.ndarray | None = None
     segments: list[Segment] | None = None
     captions: list[str] | None = None
+    labels: LabelSet | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.boxes is not None:
@@ -78,8 +82,14 @@ class FrameResult:
             return self.timestamps[end] - self.timestamps[start]
         return None
 
+    def _name(self, category_id: int) -> dict[str, str]:
+        """{"category_name": ...} when the model's label set knows the id, else {} (ids only)."""
+        cat = self.labels.get(category_id) if self.labels is not None else None
+        return {"category_name": cat.name} if cat is not None else {}
+
     def to_json(self) -> dict[str, Any]:
-        """A COCO-like record: xywh boxes, RLE masks, flat keypoints, panoptic segments_info."""
+        """A COCO-like record: xywh boxes, RLE masks, flat keypoints, panoptic segments_info; each
+        category id is followed by its name when the model carries a label set."""
         record: dict[str, Any] = {"frame_id": self.frame_id, "height": self.height, "width": self.width,
                                   "pts": self.pts, "timestamps": dict(self.timestamps)}
         annotations: list[dict[str, Any]] = []
@@ -90,6 +100,7 @@ class FrameResult:
             ann: dict[str, Any] = {"bbox": [x0, y0, x1 - x0, y1 - y0]}
             if self.classes is not None:
                 ann["category_id"] = int(self.classes[k])
+                ann.update(self._name(int(self.classes[k])))
             if self.scores is not None:
                 ann["score"] = float(self.scores[k])
             if masks is not None:
@@ -100,16 +111,25 @@ class FrameResult:
             annotations.append(ann)
         record["annotations"] = annotations
         if self.semantic is not None:
-            record["semantic"] = [{"label": int(label), "segmentation": _rle(self.semantic == label)}
+            record["semantic"] = [{"label": int(label), **self._semantic_name(int(label)),
+                                   "segmentation": _rle(self.semantic == label)}
                                   for label in np.unique(self.semantic)]
         if self.panoptic is not None:
             record["segments_info"] = [
-                {"id": s.id, "category_id": s.category_id, "isthing": int(s.isthing), "score": s.score,
+                {"id": s.id, "category_id": s.category_id, **self._name(s.category_id),
+                 "isthing": int(s.isthing), "score": s.score,
                  "area": int((self.panoptic == s.id).sum()), "segmentation": _rle(self.panoptic == s.id)}
                 for s in self.segments or []]
         if self.captions is not None:
             record["captions"] = list(self.captions)
         return record
+
+    def _semantic_name(self, label: int) -> dict[str, Any]:
+        """Category id and name of a semantic index when the label set has that many categories."""
+        if self.labels is None or not 0 <= label < len(self.labels.categories):
+            return {}
+        cat = self.labels.categories[label]
+        return {"category_id": cat.id, "category_name": cat.name}
 
 
 def _rle(mask: np.ndarray) -> dict[str, Any]:

@@ -5,18 +5,20 @@ An exported graph takes uint8 RGB frames [B,H,W,3] of one fixed size and returns
 docs/export.md). `DeployAdapter` reads the `edgeseg.*` metadata_props to know which of those exist;
 frames of another size are letterboxed to the graph's size in numpy and the results mapped back.
 Masks stay per-box in `FrameResult.box_masks` (pasted on demand); panoptic graphs are fused here, pasting
-only the instances fusion can use.
+only the instances fusion can use. The graph's label set (`edgeseg.labels`, see edgeseg.labels) rides
+on every result, so overlays, fusion and sinks name ids the model's way.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.labels import IDS, LabelSet, labels_from_metadata
 from edgeseg.runtime.onnx_file import load_onnx
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse_crops
 from edgeseg.runtime.postprocess import Letterbox, MaskCrop, mask_crops
@@ -38,6 +40,7 @@ class DeployInfo:
     outputs: list[str]
     mask_threshold: float
     ops: str
+    labels: LabelSet = field(default=IDS)
 
     @classmethod
     def from_props(cls, props: Mapping[str, str], source: str) -> DeployInfo:
@@ -51,7 +54,7 @@ class DeployInfo:
                        height=int(entry["height"]), width=int(entry["width"]),
                        outputs=list(json.loads(props["edgeseg.outputs"])),
                        mask_threshold=float(props.get("edgeseg.mask_threshold", "0.5")),
-                       ops=props.get("edgeseg.ops", "edgeseg"))
+                       ops=props.get("edgeseg.ops", "edgeseg"), labels=labels_from_metadata(props, source))
         except (KeyError, ValueError, TypeError) as exc:
             raise EdgesegError(f"{source} has damaged edgeseg metadata ({type(exc).__name__}: {exc}): "
                                "re-export it with `edgeseg export`") from None
@@ -96,6 +99,7 @@ class DeployAdapter:
 def decode(outputs: Mapping[str, np.ndarray], info: DeployInfo, result: FrameResult,
            letterbox: Letterbox | None = None, fusion: FusionParams | None = None) -> FrameResult:
     """One image's deploy outputs -> FrameResult fields (the valid first num_dets slots only)."""
+    result.labels = info.labels
     if "num_dets" in outputs:
         n = int(np.asarray(outputs["num_dets"]).reshape(-1)[0])
         boxes = np.asarray(outputs["boxes"])[:n]
@@ -112,11 +116,11 @@ def decode(outputs: Mapping[str, np.ndarray], info: DeployInfo, result: FrameRes
         semantic = np.asarray(outputs["semantic"])
         result.semantic = letterbox.map_to_frame(semantic) if letterbox else semantic
     if info.task == "panoptic":
-        fuse_result(result, fusion or FusionParams())
+        fuse_result(result, fusion or FusionParams(), info.labels)
     return result
 
 
-def fuse_result(result: FrameResult, fusion: FusionParams) -> None:
+def fuse_result(result: FrameResult, fusion: FusionParams, label_set: LabelSet | None = None) -> None:
     """Panoptic map and segments from the result's per-box masks and semantic map.
 
     Only the instances fusion can use (score >= its threshold) are pasted, each into its own box
@@ -131,4 +135,4 @@ def fuse_result(result: FrameResult, fusion: FusionParams) -> None:
         for index, crop in zip(usable, pasted, strict=True):
             crops[index] = crop
     result.panoptic, result.segments = fuse_crops(crops, result.scores, result.classes, result.semantic,
-                                                  fusion)
+                                                  fusion, label_set or result.labels)

@@ -74,6 +74,7 @@ class NumberAdapter:
 
 def known_result():
     """A hand-made 96x128 frame with two instances (box masks, keypoints), semantic and panoptic maps."""
+    from edgeseg.labels import SHAPESWORLD
     from edgeseg.runtime.results import FrameResult, Segment
 
     height, width = 96, 128
@@ -97,4 +98,4 @@ def known_result():
     return FrameResult(7, height, width, image=image, boxes=np.array([[30, 20, 70, 60], [80, 50, 120, 90]]),
                        classes=np.array([1, 5]), scores=np.array([0.91, 0.66]), box_masks=box_masks,
                        keypoints=keypoints, semantic=semantic, panoptic=panoptic, segments=segments,
-                       captions=["a red circle beside a person"])
+                       captions=["a red circle beside a person"], labels=SHAPESWORLD)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from runtime_doubles import known_result
 
-from edgeseg.data.categories import CATEGORIES, CATEGORY_BY_ID
+from edgeseg.labels import SHAPESWORLD
 from edgeseg.runtime import overlays
 from edgeseg.runtime.overlays import draw_masks, draw_panoptic, draw_semantic, instance_colors, render
 from edgeseg.runtime.results import Segment
@@ -78,7 +78,8 @@ def test_text_tolerance_fails_on_a_one_letter_wrong_label(monkeypatch):
     right = render(known_result())
     regions = _label_regions(right, _render_without_text(monkeypatch))
     name = overlays.category_name
-    monkeypatch.setattr(overlays, "category_name", lambda c: "cirde" if int(c) == 1 else name(c))
+    monkeypatch.setattr(overlays, "category_name",
+                        lambda c, labels=None: "cirde" if int(c) == 1 else name(c, labels))
     wrong = render(known_result())
     assert _worst_label_difference(wrong, right, regions) > TEXT_TOLERANCE
 
@@ -86,12 +87,12 @@ def test_text_tolerance_fails_on_a_one_letter_wrong_label(monkeypatch):
 def test_semantic_blend_hand_computed():
     image = np.full((2, 3, 3), 100, np.uint8)
     semantic = np.array([[0, 1, 255], [9, 0, 255]], np.uint8)
-    out = draw_semantic(image, semantic, alpha=0.5)
+    out = draw_semantic(image, semantic, alpha=0.5, label_set=SHAPESWORLD)
     for (y, x), label in np.ndenumerate(semantic):
         if label == 255:
             np.testing.assert_array_equal(out[y, x], 100)
         else:
-            expected = np.rint(np.array(CATEGORIES[label].color) * 0.5 + 50)
+            expected = np.rint(np.array(SHAPESWORLD.categories[label].color) * 0.5 + 50)
             np.testing.assert_array_equal(out[y, x], expected)
 
 
@@ -119,10 +120,13 @@ def test_panoptic_void_untouched_and_instances_distinct():
     np.testing.assert_array_equal(out[5, 19], 50)
     assert tuple(out[5, 5]) != tuple(out[5, 14])  # same class, different instances
     np.testing.assert_array_equal(out[5, 5], instance_colors(np.array([1]), salt=np.array([11]))[0])
+    # ...and the model's label set colours them
+    out = draw_panoptic(image, pan, segs, alpha=1.0, labels=False, label_set=SHAPESWORLD)
+    np.testing.assert_array_equal(out[5, 5], instance_colors(np.array([1]), np.array([11]), SHAPESWORLD)[0])
     # stuff keeps its category colour
     out = draw_panoptic(image, np.full((10, 20), 3, np.int32), [Segment(3, 7, False)], alpha=1.0,
-                        labels=False)
-    np.testing.assert_array_equal(out[5, 5], CATEGORY_BY_ID[7].color)
+                        labels=False, label_set=SHAPESWORLD)
+    np.testing.assert_array_equal(out[5, 5], SHAPESWORLD.color_of(7))
 
 
 def test_render_without_instances_returns_a_copy():
@@ -138,13 +142,13 @@ def test_render_draws_one_map():
     # no second mask layer); without one: the semantic map with the instance masks blended over it
     result = known_result()
     got = render(result)
-    pan = draw_panoptic(result.image, result.panoptic, result.segments)
+    pan = draw_panoptic(result.image, result.panoptic, result.segments, label_set=SHAPESWORLD)
     y, x = 40, 50  # inside the circle's box, its disc mask and panoptic segment 3, away from box edges
     np.testing.assert_array_equal(got[y, x], pan[y, x])
     result.panoptic = None
     got = render(result)
-    sem = draw_semantic(result.image, result.semantic)
-    color = instance_colors(result.classes)[0]
+    sem = draw_semantic(result.image, result.semantic, label_set=SHAPESWORLD)
+    color = instance_colors(result.classes, label_set=SHAPESWORLD)[0]
     expected = np.rint(sem[y, x].astype(np.float32) * 0.5 + color.astype(np.float32) * 0.5)
     np.testing.assert_array_equal(got[y, x], expected)
     np.testing.assert_array_equal(got[22, 32], sem[22, 32])  # box corner, outside the disc: no mask
@@ -162,3 +166,46 @@ def test_label_centroids_from_sampled_pixels_are_within_two_pixels():
         assert counts[label] > 0
         assert abs(cx[label] - xs.mean()) <= 2 and abs(cy[label] - ys.mean()) <= 2
     assert counts[4] == 0
+
+
+def _drawn_texts(monkeypatch: pytest.MonkeyPatch, result, **kwargs) -> list[str]:
+    """The label texts `render` draws (panoptic stuff, then boxes)."""
+    texts: list[str] = []
+    with monkeypatch.context() as m:
+        m.setattr(overlays, "_label", lambda image, text, *args, **kw: texts.append(text))
+        render(result, **kwargs)
+    return texts
+
+
+def test_overlays_name_ids_with_the_models_label_set(monkeypatch):
+    """The same ids read as COCO names for a COCO model, ShapesWorld names for a zoo model and bare
+    ids without labels: the runtime never brings a dataset of its own."""
+    from edgeseg.labels import COCO
+
+    result = known_result()  # classes 1 and 5, stuff segments of ids 6 and 7
+    assert _drawn_texts(monkeypatch, result) == ["sky", "grass", "circle 0.91", "person 0.66"]
+    assert _drawn_texts(monkeypatch, result, label_set=COCO) == ["bus", "train", "person 0.91",
+                                                                  "airplane 0.66"]
+    result.labels = None
+    assert _drawn_texts(monkeypatch, result) == ["class 6", "class 7", "class 1 0.91", "class 5 0.66"]
+
+
+def test_coco_label_text_differs_from_shapesworld_in_the_label_regions(monkeypatch):
+    from edgeseg.labels import COCO
+
+    shapes = render(known_result())
+    regions = _label_regions(shapes, _render_without_text(monkeypatch))
+    coco = render(known_result(), label_set=COCO)
+    assert _worst_label_difference(coco, shapes, regions) > TEXT_TOLERANCE
+
+
+def test_keypoint_skeleton_comes_from_the_label_set():
+    from edgeseg.labels import IDS
+
+    result = known_result()
+    result.panoptic = result.semantic = result.box_masks = None
+    with_skeleton = render(result)
+    without = render(result, label_set=IDS)  # no labels: joints only, no lines
+    result.keypoints = None
+    bare = render(result)
+    assert (with_skeleton != without).any() and (without != bare).any()

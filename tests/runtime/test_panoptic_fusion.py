@@ -6,9 +6,10 @@ import sys
 
 import numpy as np
 
+from edgeseg.labels import COCO_PANOPTIC, SHAPESWORLD, LabelSet
 from edgeseg.runtime.panoptic_fusion import STUFF_ID_BASE, FusionParams, fuse
 
-SKY, GRASS = 5, 6  # semantic labels (indices into CATEGORIES) of sky (id 6) and grass (id 7)
+SKY, GRASS = 5, 6  # semantic labels (indices into ShapesWorld's categories) of sky (id 6) and grass (id 7)
 
 
 def box_mask(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -22,7 +23,7 @@ def test_things_over_stuff_in_score_order() -> None:
     semantic[10:, :] = GRASS
     masks = np.stack([box_mask(20, 20, 0, 8, 0, 8), box_mask(20, 20, 4, 12, 4, 12)])
     ids, segs = fuse(masks, np.array([0.6, 0.9]), np.array([1, 2]), semantic,
-                     FusionParams(stuff_min_area=10, thing_min_area=1))
+                     FusionParams(stuff_min_area=10, thing_min_area=1), SHAPESWORLD)
     # the higher-scored square (category 2) is pasted first and keeps its full 8x8
     assert segs[0].category_id == 2 and (ids == segs[0].id).sum() == 64
     # the circle keeps its 64 - 16 free pixels (75 % free >= 50 % overlap threshold)
@@ -42,7 +43,7 @@ def test_overlap_score_and_area_thresholds() -> None:
                       box_mask(20, 20, 15, 20, 15, 20), box_mask(20, 20, 12, 14, 0, 2)])
     scores = np.array([0.9, 0.8, 0.3, 0.95])
     ids, segs = fuse(masks, scores, np.array([1, 2, 3, 4]), semantic,
-                     FusionParams(score_threshold=0.5, thing_min_area=5, stuff_min_area=1000))
+                     FusionParams(score_threshold=0.5, thing_min_area=5, stuff_min_area=1000), SHAPESWORLD)
     # mask 1 is 80 % covered by mask 0 (free 20 % < 50 %): dropped; mask 2 below the score threshold;
     # mask 3 (score 0.95) has 4 pixels < thing_min_area; sky (400 - 100 px) is under stuff_min_area: void
     assert [s.category_id for s in segs] == [1]
@@ -51,11 +52,13 @@ def test_overlap_score_and_area_thresholds() -> None:
 
 def test_boolean_masks_and_empty_input() -> None:
     semantic = np.full((8, 8), 0)  # label 0 is a thing (circle): never used as stuff
-    ids, segs = fuse(np.zeros((0, 8, 8), bool), np.zeros(0), np.zeros(0, int), semantic)
+    ids, segs = fuse(np.zeros((0, 8, 8), bool), np.zeros(0), np.zeros(0, int), semantic,
+                     label_set=SHAPESWORLD)
     assert segs == [] and (ids == 0).all()
     masks = np.zeros((1, 8, 8), bool)
     masks[0, :4, :4] = True
-    ids, segs = fuse(masks, np.array([0.7]), np.array([5]), semantic, FusionParams(thing_min_area=1))
+    ids, segs = fuse(masks, np.array([0.7]), np.array([5]), semantic, FusionParams(thing_min_area=1),
+                     SHAPESWORLD)
     assert len(segs) == 1 and (ids == 1).sum() == 16
 
 
@@ -67,9 +70,9 @@ def test_module_imports_without_torch() -> None:
 
 
 def naive_fuse(masks: np.ndarray, scores: np.ndarray, category_ids: np.ndarray, semantic: np.ndarray,
-               params: FusionParams) -> tuple[np.ndarray, list[tuple[int, int, bool]]]:
+               params: FusionParams, label_set: LabelSet = SHAPESWORLD
+               ) -> tuple[np.ndarray, list[tuple[int, int, bool]]]:
     """The fusion rules written plainly over full-frame masks, one instance and one class at a time."""
-    from edgeseg.data.categories import CATEGORIES
 
     pan = np.zeros(semantic.shape, np.int64)
     segs = []
@@ -84,7 +87,7 @@ def naive_fuse(masks: np.ndarray, scores: np.ndarray, category_ids: np.ndarray, 
         pan[free] = len(segs) + 1
         segs.append((len(segs) + 1, int(category_ids[i]), True))
     unclaimed = pan == 0
-    for label, cat in enumerate(CATEGORIES):
+    for label, cat in enumerate(label_set.categories):
         region = unclaimed & (semantic == label)
         if not cat.isthing and region.sum() >= params.stuff_min_area:
             pan[region] = STUFF_ID_BASE + cat.id
@@ -105,7 +108,21 @@ def test_fuse_matches_naive_rules_on_random_scenes() -> None:
             masks[i, max(y0, 0):y0 + rng.integers(2, 30), max(x0, 0):x0 + rng.integers(2, 30)] = \
                 rng.uniform(0.3, 1.0)
         scores, cats = rng.uniform(0, 1, n), rng.integers(1, 6, n)
-        ids, segs = fuse(masks, scores, cats, semantic, params)
+        ids, segs = fuse(masks, scores, cats, semantic, params, SHAPESWORLD)
         ref_ids, ref_segs = naive_fuse(masks, scores, cats, semantic, params)
         np.testing.assert_array_equal(ids, ref_ids)
         assert [(s.id, s.category_id, s.isthing) for s in segs] == ref_segs
+
+
+def test_stuff_comes_from_the_models_label_set() -> None:
+    """COCO panoptic's stuff (ids 92..200) for a COCO model; no stuff at all for a model without labels."""
+    semantic = np.full((20, 20), 80, np.uint8)  # index 80: COCO panoptic's first stuff class (banner, 92)
+    semantic[10:] = 0  # person, a thing: never stuff
+    params = FusionParams(stuff_min_area=10)
+    none = (np.zeros((0, 20, 20), bool), np.zeros(0), np.zeros(0, int))
+    _, segs = fuse(*none, semantic, params, COCO_PANOPTIC)
+    assert [(s.id, s.category_id, s.isthing) for s in segs] == [(STUFF_ID_BASE + 92, 92, False)]
+    _, segs = fuse(*none, semantic, params, SHAPESWORLD)
+    assert segs == []  # ShapesWorld has no index 80 and index 0 is its circle
+    ids, segs = fuse(*none, np.full((20, 20), 5), params)
+    assert segs == [] and (ids == 0).all()  # no label set: sky (5) is not known to be stuff

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import edgeseg.runtime.task_adapters as task_adapters
+from edgeseg.labels import SHAPESWORLD
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse
 from edgeseg.runtime.postprocess import paste_masks
 from edgeseg.runtime.results import FrameResult
@@ -33,11 +34,11 @@ def test_fusion_pastes_only_usable_instances_and_matches_full_frame_fusion(monke
     params = FusionParams(score_threshold=0.5, thing_min_area=4, stuff_min_area=50)
     for _ in range(10):
         result = random_panoptic_result(rng)
-        task_adapters.fuse_result(result, params)
+        task_adapters.fuse_result(result, params, SHAPESWORLD)
         usable = int((result.scores >= params.score_threshold).sum())
         assert pasted[-1] == usable < result.num_instances
         assert result.masks is None  # nothing was pasted at full frame
         full = paste_masks(result.box_masks, result.boxes, result.height, result.width, result.mask_threshold)
-        ref_ids, ref_segs = fuse(full, result.scores, result.classes, result.semantic, params)
+        ref_ids, ref_segs = fuse(full, result.scores, result.classes, result.semantic, params, SHAPESWORLD)
         np.testing.assert_array_equal(result.panoptic, ref_ids)
         assert result.segments == ref_segs
