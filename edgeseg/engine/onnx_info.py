@@ -19,6 +19,7 @@ from typing import Any
 
 from edgeseg.engine.profiles import Dim, InputInfo
 from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.labels import labels_from_metadata
 from edgeseg.trt.compat import GraphPrecision
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
@@ -30,6 +31,7 @@ class ModelFacts:
     task: str | None
     classes: list[str] | None
     input_size: list[int] | None
+    labels: dict[str, Any] | None = None  # the graph's label set (edgeseg.labels), as JSON
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def summarize(path: Path) -> OnnxSummary:
         task=props.get("edgeseg.task"),
         classes=_json_prop(props, "edgeseg.classes", path),
         input_size=input_size,
+        labels=labels_from_metadata(props, str(path)).to_json() if "edgeseg.task" in props else None,
     )
     import onnx
 

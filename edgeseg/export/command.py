@@ -26,6 +26,7 @@ EXAMPLE = """examples:
   edgeseg export mask_rcnn -o mask_rcnn.onnx
   edgeseg export maskrcnn_resnet50_fpn.pth -o maskrcnn.onnx --input-size 480x640 --batch 1
   edgeseg export faster_rcnn -o faster_onnxops.onnx --ops onnx
+  edgeseg export my_maskrcnn.pth -o maskrcnn.onnx --labels labels.yaml   # your class names
   edgeseg export --zoo            # every zoo model -> edgeseg/zoo/<name>.onnx + onnx.json (sha256)
 """
 
@@ -54,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="camera frame size the graph takes (default: the model's square input size)")
     p.add_argument("--weights", help="weights file overriding the zoo entry's (e.g. your training run)")
     p.add_argument("--random-init", action="store_true", help="untrained weights (dry runs and tests)")
+    p.add_argument("--labels", metavar="FILE",
+                   help="label set written into the graph (YAML or JSON: names, ids, thing/stuff, colours, "
+                        "keypoints, skeleton; or shapesworld, coco, coco_panoptic); default: the zoo's, "
+                        "COCO for a 91-class torchvision checkpoint, else ids")
     p.add_argument("--zoo", action="store_true", help="export every zoo model into the zoo folder")
     p.set_defaults(func=run)
 
@@ -69,6 +74,11 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_opset(args.opset)  # argument checks first: no torch import, no model load before them
+    labels = None
+    if getattr(args, "labels", None):
+        from edgeseg.labels import load_labels
+
+        labels = load_labels(args.labels)  # a bad label file is refused before the model loads
     if not args.zoo:
         _check_paths(args)
     import torch  # noqa: F401 - the [train] extra; missing, the CLI names it in one line
@@ -85,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeseg.export.onnx_export import export
 
     path = export(args.model, args.output, opset=args.opset, batch=args.batch, ops=args.ops,
-                  frame_hw=args.input_size, weights=args.weights, random_init=args.random_init)
+                  frame_hw=args.input_size, weights=args.weights, random_init=args.random_init,
+                  labels=labels)
     print(f"wrote {path}")
     return 0

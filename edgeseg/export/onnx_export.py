@@ -16,14 +16,33 @@ import torch
 from edgeseg.errors import EdgesegError
 from edgeseg.export.command import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_opset
 from edgeseg.export.wrappers import DeployModel, wrap
+from edgeseg.labels import COCO, IDS, LabelSet, load_labels, zoo_labels
 
 INPUT_NAME = "images"
 METADATA_VERSION = 1
 __all__ = ["DEFAULT_OPSET", "MAX_OPSET", "MIN_OPSET", "export", "export_deploy", "export_onnx"]
 
 
-def deploy_metadata(deploy: DeployModel, info: Any, ops: str) -> dict[str, str]:
-    """The graph's metadata_props: every value a string, JSON where structured."""
+def default_labels(info: Any) -> LabelSet:
+    """The label set a model gets without --labels: its zoo entry's (ShapesWorld), COCO for a
+    torchvision checkpoint with torchvision's 91-id table (person only for a 2-class keypoint model),
+    else ids: never another dataset's names for classes we cannot vouch for."""
+    if info.family != "torchvision":
+        return zoo_labels(info.name) or IDS
+    num_classes = int(info.config.get("num_classes", 0))
+    if num_classes == 91:
+        return COCO
+    if num_classes == 2 and info.task == "keypoints":
+        person = COCO.get(1)
+        assert person is not None
+        return LabelSet("coco_person", (person,), COCO.keypoints, COCO.skeleton)
+    return IDS
+
+
+def deploy_metadata(deploy: DeployModel, info: Any, ops: str,
+                    labels: LabelSet | None = None) -> dict[str, str]:
+    """The graph's metadata_props: every value a string, JSON where structured; `edgeseg.labels`
+    carries the label set so the runtime names ids without knowing any dataset."""
     g = deploy.geometry
     entries: dict[str, Any] = {
         "edgeseg.version": METADATA_VERSION,
@@ -41,6 +60,7 @@ def deploy_metadata(deploy: DeployModel, info: Any, ops: str) -> dict[str, str]:
         "edgeseg.ops": ops,
         "edgeseg.mask_threshold": 0.5,
         "edgeseg.weights_sha256": info.sha256 or "",
+        "edgeseg.labels": (labels or default_labels(info)).dumps(),
     }
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
 
@@ -108,11 +128,13 @@ def load_model(name: str | Path, weights: str | Path | None = None,
 
 def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, batch: str = "dynamic",
            ops: str = "edgeseg", frame_hw: tuple[int, int] | None = None, weights: str | Path | None = None,
-           random_init: bool = False) -> Path:
-    """Export zoo model or checkpoint `name` to `output` (see `edgeseg export --help`)."""
+           random_init: bool = False, labels: str | Path | LabelSet | None = None) -> Path:
+    """Export zoo model or checkpoint `name` to `output` (see `edgeseg export --help`); `labels`: a
+    YAML/JSON label file, a built-in set's name or a LabelSet (default: `default_labels`)."""
+    label_set = labels if isinstance(labels, LabelSet) or labels is None else load_labels(labels)
     model, info = load_model(name, weights, random_init)
     deploy = wrap(model, info, ops, frame_hw)
-    return export_deploy(deploy, output, deploy_metadata(deploy, info, ops), opset, batch)
+    return export_deploy(deploy, output, deploy_metadata(deploy, info, ops, label_set), opset, batch)
 
 
 def export_onnx(name: str | Path, out_dir: str | Path, random_init: bool = False) -> Path:

@@ -97,6 +97,7 @@ class EngineMetadata:
     task: str | None = None
     classes: list[str] | None = None
     input_size: list[int] | None = None  # [height, width]
+    labels: dict[str, Any] | None = None  # the model's label set (edgeseg.labels JSON); None: older sidecars
     plugin_library_sha256: str | None = None
     build_flags: dict[str, Any] = field(default_factory=dict)
     calibration_set_sha256: str | None = None
