@@ -7,6 +7,7 @@ closes itself at interpreter exit, so the mp4 index is written and the file play
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fnmatch
 import json
 import os
@@ -23,6 +24,24 @@ from edgeseg.outputs import check_output_file
 from edgeseg.runtime.results import FrameResult
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+# The video sink stops, closing the file properly, when its disk has less than this left: libavformat
+# writing into a full disk fails mid-packet (and was once seen to crash), leaving an mp4 without its
+# index; stopping early keeps every frame written so far playable.
+MIN_FREE_BYTES = 16 << 20
+
+
+def write_failed(path: Path, err: OSError, frames: int) -> EdgesegError:
+    """The one-line error for a sink whose file could not be written (full disk, removed folder...)."""
+    return EdgesegError(
+        f"cannot write {path} after {frames} frame(s): {err.strerror or err}; free some space or pick "
+        "another path and run again (what was written so far is kept)"
+    )
+
+
+def free_bytes(folder: Path) -> int:
+    """Bytes an unprivileged writer may still use on the disk holding `folder`."""
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize
 
 
 class StopStream(Exception):  # noqa: N818 - a request, not an error
@@ -56,6 +75,8 @@ class JsonlSink(Sink):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.frames = 0
+        self._whole = 0  # bytes of whole lines on disk
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file: Any = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - lives until close
@@ -63,12 +84,29 @@ class JsonlSink(Sink):
             raise EdgesegError(f"cannot write {self.path}: {err.strerror}; pick a writable path") from err
 
     def write(self, result: FrameResult, image: np.ndarray | None) -> None:
-        self._file.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as err:
+            self._cut_to_whole_lines()
+            raise write_failed(self.path, err, self.frames) from None
+        self.frames += 1
+        self._whole = self._file.tell()
+
+    def _cut_to_whole_lines(self) -> None:
+        """After a failed write (full disk): drop the half-written line, keep every whole one."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self._whole)
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as err:
+                self._cut_to_whole_lines()
+                raise write_failed(self.path, err, self.frames) from None
 
 
 class VideoSink(Sink):
@@ -122,20 +160,39 @@ class VideoSink(Sink):
         even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]  # yuv420p needs even sizes
         if self._container is None:
             self._open(even.shape[0], even.shape[1])
+        left = free_bytes(self.path.parent)
+        if left < MIN_FREE_BYTES:
+            self.close()
+            kept = "the video so far is closed and plays" if self.frames else "nothing was written"
+            raise EdgesegError(
+                f"stopped writing {self.path} after {self.frames} frame(s): only {left >> 20} MB left on its "
+                f"disk ({MIN_FREE_BYTES >> 20} MB needed to close a video safely); {kept}. Free some space "
+                "or pick another path"
+            )
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")
         frame.pts = self.frames
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except OSError as err:  # PyAV's errors derive from OSError: full disk, removed folder
+            raise write_failed(self.path, err, self.frames) from None
         self.frames += 1
-        self._container.mux(self._stream.encode(frame))
 
     def close(self) -> None:
         atexit.unregister(self.close)
         container, self._container = self._container, None
         if container is None:
             return
+        failure: OSError | None = None
         try:
             container.mux(self._stream.encode(None))
-        finally:
-            container.close()
+        except OSError as err:
+            failure = err
+        try:
+            container.close()  # always, so the file handle is released even after a failed flush
+        except OSError as err:
+            failure = failure or err
+        if failure is not None:
+            raise write_failed(self.path, failure, self.frames) from None
 
 
 class DisplaySink(Sink):

@@ -134,3 +134,62 @@ def test_sink_specs(tmp_path):
         locked.mkdir(mode=0o500)
         with pytest.raises(EdgesegError, match="not writable"):
             open_sink(str(locked / "a.mp4"))
+
+
+def _results(count):
+    return [known_result() for _ in range(count)]
+
+
+def test_video_sink_stops_before_the_disk_is_full_and_the_video_plays(tmp_path, monkeypatch):
+    """Writing into a full disk fails inside libavformat and leaves no index: stop while there is room."""
+    from edgeseg.runtime import sinks
+
+    path = tmp_path / "out.mp4"
+    sink = sinks.VideoSink(path, fps=10)
+    free = iter([1 << 40] * 5 + [1 << 20] * 100)
+    monkeypatch.setattr(sinks, "free_bytes", lambda folder: next(free))
+    results = _results(8)
+    with pytest.raises(EdgesegError, match=r"stopped writing .*out.mp4 after 5 frame\(s\): only 1 MB left"):
+        for result in results:
+            sink.write(result, result.image)
+    sink.close()  # a second close is harmless
+    with av.open(str(path)) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 5
+
+
+class _DiskFullAfter:
+    """A text file that accepts `lines` writes, then fails like a full disk mid-line."""
+
+    def __init__(self, real, lines):
+        self.real, self.lines = real, lines
+        self.closed = False
+
+    def write(self, text):
+        if self.lines == 0:
+            self.real.write(text[: len(text) // 2])
+            self.real.flush()
+            raise OSError(28, "No space left on device")
+        self.lines -= 1
+        return self.real.write(text)
+
+    def flush(self):
+        self.real.flush()
+
+    def tell(self):
+        return self.real.tell()
+
+    def close(self):
+        self.closed = True
+        self.real.close()
+
+
+def test_jsonl_sink_on_a_full_disk_is_one_error_and_keeps_whole_lines(tmp_path):
+    path = tmp_path / "out.jsonl"
+    sink = JsonlSink(path)
+    sink._file = _DiskFullAfter(sink._file, 3)
+    with pytest.raises(EdgesegError) as err:
+        for result in _results(5):
+            sink.write(result, None)
+    assert "after 3 frame(s): No space left on device" in str(err.value) and "\n" not in str(err.value)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["frame_id"] == 7 for line in lines)
