@@ -41,6 +41,11 @@ EXTRAS = {
     "trt": ["tensorrt>=10.3", "pycuda>=2024.1"],
     # TensorRT for RTX: desktop RTX GPUs, and an ahead-of-time builder that runs without a GPU.
     "rtx": ["tensorrt-rtx-cu13-libs>=1.7", "tensorrt-rtx-cu13-bindings>=1.7"],
+    # `run --backend triton://...`: the gRPC client only (Jetsons and other edge clients)
+    "triton": ["tritonclient[grpc]>=2.50"],
+    # `edgeseg serve`: the tritonserver binary nvidia-pytriton ships (its wheel asks for numpy<2; with
+    # numpy 2, install it with --no-deps: we run only its binary, see docs/serve.md) + both clients
+    "serve": ["nvidia-pytriton>=0.7", "tritonclient[grpc,http]>=2.50"],
     "dev": [
         "pytest>=8",
         "pytest-timeout>=2.3",
