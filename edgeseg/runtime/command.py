@@ -38,6 +38,7 @@ EXAMPLE = """examples:
   edgeseg run panoptic_rcnn --source clip.mp4 --sink out.mp4 --sink results.jsonl
   edgeseg run model.onnx --source 'shapes://?fps=30&size=640x480' --sink display:// --policy live
   edgeseg run model.fp16.engine --source /dev/video0 --sink display:// --backend trt --batch 2
+  edgeseg run --backend triton://127.0.0.1:8001/mask_rcnn --source shapes:// --sink results.jsonl
 
 Sources: video files, image globs, 0 or /dev/video0, rtsp:// http:// ..., gst:<pipeline>, shapes://.
 Sinks: out.mp4 (.mkv .mov .avi), results.jsonl, display://. Ctrl-C once finishes the frames in
@@ -50,8 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Stream frames from a source through a model into sinks; prints "
                                           "per-stage latency at the end.",
                               epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL_OR_ENGINE",
-                   help="zoo model name, exported .onnx or TensorRT .engine")
+    p.add_argument("model", metavar="MODEL_OR_ENGINE", nargs="?", default=None,
+                   help="zoo model name, exported .onnx or TensorRT .engine (optional with a triton:// "
+                        "backend that names its model)")
     p.add_argument("--source", required=True, metavar="URI", help="where frames come from (see below)")
     p.add_argument("--sink", action="append", required=True, metavar="URI",
                    help="where results go; repeat for several")
@@ -59,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="live: drop old frames when behind; all: lose none (default: live for cameras "
                         "and streams, all for files)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="frames per inference call (default 1)")
-    p.add_argument("--backend", choices=list(resolve.BACKENDS), default="auto",
-                   help="ort (ONNX Runtime, CPU) or trt (TensorRT); default auto: trt for .engine, else ort")
+    p.add_argument("--backend", default="auto", metavar="{auto,ort,trt,triton://HOST:PORT/MODEL}",
+                   help="ort (ONNX Runtime, CPU), trt (TensorRT) or a model on a Triton server "
+                        "(`edgeseg serve`); default auto: trt for .engine, else ort")
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="drop detections scoring below S (0..1) before fusion, overlays and sinks "
                         f"(default {DEFAULT_MIN_SCORE:g}: keep what the graph returns; the same default as "
@@ -175,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 0:
         raise EdgesegError(f"--threads must be >= 0, got {args.threads}")
     min_score = check_min_score(args.min_score, "--min-score")
+    resolve.check_backend(args.backend)
+    if args.model is None and not resolve.is_triton(args.backend):
+        raise EdgesegError("MODEL_OR_ENGINE is required unless --backend is triton://HOST:PORT/MODEL")
     source = StoppableSource(open_source(args.source))
     check_sinks(args.sink, source.uri)
     total = frame_count(source.inner)

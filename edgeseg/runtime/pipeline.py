@@ -77,7 +77,9 @@ class Pipeline:
     model: a TaskAdapter, or a zoo name / exported .onnx / .engine path (adapter from its metadata).
     backend: any object satisfying the Backend protocol (ONNX Runtime, TensorRT, a test double), or
         "auto" / "ort" / "trt" to open the model (or the adapter's `model_path`) through the same
-        resolver as `edgeseg run` (the pipeline then closes it too); "auto": TensorRT for an .engine.
+        resolver as `edgeseg run` (the pipeline then closes it too); "auto": TensorRT for an .engine;
+        or "triton://HOST:PORT/MODEL": inference on a Triton server (`edgeseg serve`), the adapter
+        from the server's metadata (model may then be None).
     sinks: URIs ("out.mp4", "results.jsonl", "display://"), Sink objects or callables(result).
     policy: "live" or "all"; default: "live" for live sources (cameras, streams), else "all".
     batch, max_wait_s: infer up to `batch` frames at once, waiting at most `max_wait_s` to fill one.
@@ -89,8 +91,8 @@ class Pipeline:
     checked here, before the model is loaded.
     """
 
-    def __init__(self, source: str | int | Source | Iterable[np.ndarray], model: TaskAdapter | str | Path,
-                 backend: Backend | str = "auto",
+    def __init__(self, source: str | int | Source | Iterable[np.ndarray],
+                 model: TaskAdapter | str | Path | None = None, backend: Backend | str = "auto",
                  sinks: Iterable[str | Sink | Callable[[FrameResult], Any]] = (),
                  policy: str | None = None, batch: int = 1, max_wait_s: float = 0.005,
                  queue_size: int | None = None, source_options: Mapping[str, Any] | None = None,
@@ -106,8 +108,9 @@ class Pipeline:
                                f"{queue_size!r}")
         if not (isinstance(max_wait_s, (int, float)) and math.isfinite(max_wait_s) and max_wait_s >= 0):
             raise EdgesegError(f"max_wait_s must be a finite number of seconds >= 0, got {max_wait_s!r}")
-        if model is None:
-            raise EdgesegError("model is None: pass a TaskAdapter, a zoo name, an .onnx or an .engine")
+        if model is None and not resolve.is_triton(backend):
+            raise EdgesegError("model is None: pass a TaskAdapter, a zoo name, an .onnx or an .engine (or "
+                               "backend='triton://HOST:PORT/MODEL')")
         if isinstance(backend, str):
             resolve.check_backend(backend)
         min_score = check_min_score(min_score)
@@ -115,11 +118,11 @@ class Pipeline:
         source_obj = open_source(source, **dict(source_options or {}))
         check_sinks(self._sink_specs, source_obj.uri)
         self._owns_backend = isinstance(backend, str)
-        if isinstance(model, (str, Path)):
+        if model is None or isinstance(model, (str, Path)):
             if not isinstance(backend, str):
                 raise EdgesegError("model given by name or path: pass backend='auto', 'ort' or 'trt', or a "
                                    "TaskAdapter with your own backend object")
-            model, backend = resolve.open_model(str(model), backend, threads=0)
+            model, backend = resolve.open_model(None if model is None else str(model), backend, threads=0)
         elif isinstance(backend, str):
             backend = resolve.open_backend(backend, getattr(model, "model_path", None))
         if not isinstance(backend, Backend):

@@ -3,9 +3,10 @@
 Why one: the CLI and the API used to turn names into backends separately, so an error or a default
 fixed in one drifted from the other. A model is a zoo name (the ONNX graph the zoo ships, hash
 checked), an exported `.onnx` (adapter from its metadata) or a TensorRT `.engine` (adapter from its
-sidecar); the backend choice is "auto" (TensorRT for an engine, ONNX Runtime otherwise), "ort" or
-"trt". Zoo names are read from the zoo's JSON index, so resolving one needs neither torch nor
-edgeseg.models; backends are imported only when opened.
+sidecar); the backend choice is "auto" (TensorRT for an engine, ONNX Runtime otherwise), "ort",
+"trt", or a `triton://HOST:PORT/MODEL` URL (the model runs on a Triton server; the adapter comes
+from the server's metadata, so no model file is needed). Zoo names are read from the zoo's JSON
+index, so resolving one needs neither torch nor edgeseg.models; backends are imported only when opened.
 """
 from __future__ import annotations
 
@@ -31,13 +32,25 @@ def zoo_names() -> list[str]:
     return sorted(json.loads(index.read_text(encoding="utf-8"))["models"])
 
 
+def is_triton(name: object) -> bool:
+    """A `triton://` backend URL (a model on a Triton server)."""
+    return isinstance(name, str) and name.startswith("triton://")
+
+
 def check_backend(name: str | None) -> str:
-    """`name` as one of BACKENDS (None means "auto"); anything else is refused before work starts."""
+    """`name` as one of BACKENDS or a triton:// URL (None means "auto"); anything else is refused
+    before work starts."""
     if name is None:
         return "auto"
+    if is_triton(name):
+        from edgeseg.runtime.backends.triton import parse_url
+
+        parse_url(name, need_model=False)  # its shape only; the server is asked when the model opens
+        return name
     if name not in BACKENDS:
         raise EdgesegError(f"unknown backend {name!r}: use 'auto' (TensorRT for an .engine, else ONNX "
-                           "Runtime), 'ort' (ONNX Runtime, CPU) or 'trt' (TensorRT)")
+                           "Runtime), 'ort' (ONNX Runtime, CPU), 'trt' (TensorRT) or "
+                           "triton://HOST:PORT/MODEL (a Triton server)")
     return name
 
 
@@ -121,6 +134,10 @@ def _backend_for(path: Path, choice: str) -> str:
 def open_backend(choice: str | None, model_path: str | Path | None, threads: int = 0) -> Backend:
     """The chosen backend over an adapter's own graph file (for a TaskAdapter that brings no backend)."""
     choice = check_backend(choice)
+    if is_triton(choice):
+        from edgeseg.runtime.backends.triton import TritonBackend
+
+        return TritonBackend(choice)
     if model_path is None:
         raise EdgesegError(f"backend={choice!r} needs a model file: give the adapter a `model_path` or pass "
                            "a Backend object")
@@ -134,10 +151,18 @@ def open_backend(choice: str | None, model_path: str | Path | None, threads: int
     return OrtBackend(path, intra_op_threads=threads)
 
 
-def open_model(spec: str | Path, backend: str | None = "auto",
+def open_model(spec: str | Path | None, backend: str | None = "auto",
                threads: int = 0) -> tuple[DeployAdapter, Backend]:
-    """The adapter and an open backend for a zoo name, .onnx or .engine (the caller closes the backend)."""
+    """The adapter and an open backend for a zoo name, .onnx or .engine (the caller closes the backend);
+    with a triton:// backend, `spec` is the served model's name (or None when the URL names it)."""
     choice = check_backend(backend)
+    if is_triton(choice):
+        from edgeseg.runtime.backends.triton import TritonBackend
+
+        remote = TritonBackend(choice, str(spec) if spec else None)
+        return remote.adapter(), remote
+    if spec is None:
+        raise EdgesegError("no model given: pass a zoo name, an .onnx or an .engine (or a triton:// backend)")
     path = find_model(str(spec))
     if _backend_for(path, choice) == "trt":
         from edgeseg.runtime.backends.trt import TrtBackend
