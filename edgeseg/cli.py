@@ -25,6 +25,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "calibrate": ("edgeseg.calibration.command", "INT8: TensorRT Q/DQ graph, CPU INT8 graph, calib cache"),
     "build": ("edgeseg.engine.command", "build a TensorRT engine (+ sidecar) from a zoo model or ONNX"),
     "run": ("edgeseg.runtime.command", "run a model on a video, camera or stream into mp4/jsonl/display"),
+    "serve": ("edgeseg.serve.command", "serve models on Triton Inference Server for `run --backend triton://`"),
     "doctor": ("edgeseg.doctor", "check GPU, CUDA, TensorRT, plugins and engines on this machine"),
 }
 
@@ -38,6 +39,8 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "onnx_graphsurgeon": ("onnx-graphsurgeon", "deploy"),
     "onnxruntime": ("onnxruntime", "ort"),
     "onnxruntime_extensions": ("onnxruntime-extensions", "ort"),
+    "tritonclient": ("tritonclient", "serve"),
+    "pytriton": ("nvidia-pytriton", "serve"),
 }
 # The extra a verb's own packages come from, where it differs from the package's usual one.
 VERB_EXTRAS: dict[str, str] = {"export": "train", "train": "train", "patch": "deploy", "inspect": "deploy"}

@@ -1,0 +1,1 @@
+"""Serving edgeseg models on NVIDIA Triton Inference Server (`edgeseg serve`, model repositories)."""
