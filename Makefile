@@ -10,7 +10,7 @@ DEMO_DIR ?= out/demo
 DEMO_MODEL ?= panoptic_rcnn
 # Every environment the Makefile makes installs these exact versions; `make lock` updates them on purpose.
 CONSTRAINTS := requirements/constraints.txt
-TEST_EXTRAS := dev,ort,video,train,deploy,rtx
+TEST_EXTRAS := dev,ort,video,train,deploy,rtx,triton
 
 .PHONY: demo test test-slow lint typecheck cuda-check gpu-check trt-rtx-plugins venv demo-venv lock clean
 
