@@ -39,7 +39,7 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "onnx_graphsurgeon": ("onnx-graphsurgeon", "deploy"),
     "onnxruntime": ("onnxruntime", "ort"),
     "onnxruntime_extensions": ("onnxruntime-extensions", "ort"),
-    "tritonclient": ("tritonclient", "serve"),
+    "tritonclient": ("tritonclient", "triton"),
     "pytriton": ("nvidia-pytriton", "serve"),
 }
 # The extra a verb's own packages come from, where it differs from the package's usual one.

@@ -64,6 +64,8 @@ def _tensor(spec: TensorSpec) -> str:
     if kind is None:
         raise EdgesegError(f"tensor {spec.name!r} has dtype {spec.dtype}, which has no Triton type here")
     dims = [d if isinstance(d, int) else -1 for d in spec.shape[1:]]
+    if not dims:  # one value per frame (num_dets): Triton wants dims, so [1] reshaped to the model's []
+        return f'  {{ name: "{spec.name}" data_type: {kind} dims: [1] reshape: {{ shape: [] }} }}'
     return f'  {{ name: "{spec.name}" data_type: {kind} dims: {dims} }}'
 
 

@@ -136,9 +136,10 @@ class TritonServer:
         deadline = time.monotonic() + self.startup_timeout_s
         assert self.process is not None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            code = self.process.poll()
+            if code is not None:
                 self.stop()
-                raise EdgesegError(f"tritonserver exited ({self.process.returncode}) while starting: "
+                raise EdgesegError(f"tritonserver exited ({code}) while starting: "
                                    f"{self.first_error() or 'see ' + str(self.log_path)}")
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as reply:

@@ -1,4 +1,4 @@
-"""A Triton server on free loopback ports over a repository with the zoo's fcn_nearest (320x320).
+"""A Triton server on free loopback ports over the zoo's fcn_nearest (320x320) and mask_rcnn.
 
 One server per module keeps the default run short (start about 2 s, stop about 3 s on 2 cores);
 tests that restart or stop a server start their own. Without the bundled tritonserver
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 MODEL = "fcn_nearest"
+DETECTOR = "mask_rcnn"  # fixed-size detections plus a per-frame num_dets (a reshaped Triton output)
 
 
 def require_server() -> None:
@@ -33,7 +34,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from edgeseg.serve.repository import ServeOptions, write_repository
 
     root = tmp_path_factory.mktemp("triton") / "models"
-    write_repository([MODEL], root, ServeOptions(max_batch=4, max_queue_delay_us=2000, threads=1))
+    write_repository([MODEL, DETECTOR], root, ServeOptions(max_batch=4, max_queue_delay_us=2000, threads=1))
     return root
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeseg.errors import EdgesegError
-from tests.serve.conftest import MODEL, loopback_ports
+from tests.serve.conftest import DETECTOR, MODEL, loopback_ports
 
 SHAPES = "shapes://?fps=0&size=320x240&seed=3&frames=6"
 
@@ -89,7 +89,7 @@ def test_metadata_comes_from_the_server(server: Any) -> None:
         assert remote.info.labels.name == "shapesworld" and remote.info.task == "semantic"
         assert [(s.name, s.shape[1:], s.dtype) for s in remote.inputs()] == [("images", (320, 320, 3),
                                                                                np.dtype(np.uint8))]
-        with pytest.raises(EdgesegError, match="has no model 'nope'; it serves fcn_nearest"):
+        with pytest.raises(EdgesegError, match="has no model 'nope'; it serves fcn_nearest, mask_rcnn"):
             TritonBackend(f"triton://{server.grpc_url}/nope")
     finally:
         remote.close()
@@ -111,6 +111,29 @@ def test_requests_match_in_process_onnx_runtime(server: Any) -> None:
         for seed, future in enumerate(futures):
             np.testing.assert_array_equal(future.result(timeout=60)["semantic"],
                                           local.infer({"images": _frames(1, seed=seed)})["semantic"])
+    finally:
+        remote.close()
+        local.close()
+
+
+def test_detection_outputs_match_in_process_onnx_runtime(server: Any) -> None:
+    from edgeseg.runtime.backends.triton import TritonBackend
+    from edgeseg.runtime.resolve import open_model
+
+    _, local = open_model(DETECTOR, "ort", threads=1)
+    remote = TritonBackend(f"triton://{server.grpc_url}/{DETECTOR}")
+    try:
+        frames = _frames(2, seed=7)
+        frames[:, 100:200, 100:200] = 255  # something to detect besides noise
+        want, got = local.infer({"images": frames}), remote.infer({"images": frames})
+        assert sorted(got) == sorted(want) and got["num_dets"].shape == want["num_dets"].shape == (2,)
+        np.testing.assert_array_equal(got["num_dets"], want["num_dets"])
+        assert want["num_dets"].sum() > 0
+        for i, count in enumerate(want["num_dets"]):  # the filled slots: ORT may run a CPU twin of the
+            for name in ("boxes", "scores", "classes", "masks"):  # graph that leaves padding slots empty
+                assert got[name].shape == want[name].shape, name
+                np.testing.assert_allclose(got[name][i, :count], want[name][i, :count], rtol=1e-5, atol=1e-5,
+                                           err_msg=name)
     finally:
         remote.close()
         local.close()

@@ -71,9 +71,14 @@ def _dtype(triton_type: str) -> np.dtype:
 
 
 def _specs(entries: list[dict[str, Any]], batched: bool) -> list[TensorSpec]:
+    """Config inputs/outputs as the model sees them: a `reshape` (num_dets: [1] -> []) wins over dims."""
     lead: tuple[int | str | None, ...] = (None,) if batched else ()
-    return [TensorSpec(e["name"], lead + tuple(int(d) if int(d) >= 0 else None for d in e["dims"]),
-                       _dtype(e["data_type"])) for e in entries]
+    specs = []
+    for e in entries:
+        dims = e["reshape"].get("shape", []) if "reshape" in e else e["dims"]
+        specs.append(TensorSpec(e["name"], lead + tuple(int(d) if int(d) >= 0 else None for d in dims),
+                                _dtype(e["data_type"])))
+    return specs
 
 
 class TritonAdapter(DeployAdapter):
@@ -101,7 +106,7 @@ class TritonBackend:
         try:
             import tritonclient.grpc as grpcclient
         except ImportError as exc:
-            raise missing_extra(exc.name or "tritonclient", "serve") from None
+            raise missing_extra(exc.name or "tritonclient", "triton") from None
         self._grpc = grpcclient
         self.reconnects = 0  # times a call found the server gone and got through after retrying
         self._client = grpcclient.InferenceServerClient(self.address)
@@ -168,7 +173,7 @@ class TritonBackend:
                                             client_timeout=self.timeout_s)
                 if attempt:
                     self.reconnects += 1
-                return {s.name: result.as_numpy(s.name) for s in self._outputs}
+                return {s.name: self._shaped(result.as_numpy(s.name), s) for s in self._outputs}
             except InferenceServerException as exc:
                 first = str(exc).splitlines()[0]
                 if not _retryable(exc):
@@ -181,6 +186,12 @@ class TritonBackend:
             if attempt % 4 == 0:  # a fresh channel, in case the old one is stuck on a dead connection
                 self._client.close()
                 self._client = self._grpc.InferenceServerClient(self.address)
+
+    def _shaped(self, value: np.ndarray, spec: TensorSpec) -> np.ndarray:
+        """An output in the model's own shape (undoes the config's reshape, e.g. num_dets [B,1] -> [B])."""
+        if self.max_batch <= 0:
+            return value
+        return value.reshape((len(value), *[d if isinstance(d, int) else -1 for d in spec.shape[1:]]))
 
     def infer_async(self, batch: Mapping[str, np.ndarray]) -> Future[dict[str, np.ndarray]]:
         """Start one batch on the worker pool (errors surface through the future)."""
