@@ -128,13 +128,18 @@ def load_model(name: str | Path, weights: str | Path | None = None,
 
 def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, batch: str = "dynamic",
            ops: str = "edgeseg", frame_hw: tuple[int, int] | None = None, weights: str | Path | None = None,
-           random_init: bool = False, labels: str | Path | LabelSet | None = None) -> Path:
+           random_init: bool = False, labels: str | Path | LabelSet | None = None,
+           mask_slots: str = "fixed") -> Path:
     """Export zoo model or checkpoint `name` to `output` (see `edgeseg export --help`); `labels`: a
-    YAML/JSON label file, a built-in set's name or a LabelSet (default: `default_labels`)."""
+    YAML/JSON label file, a built-in set's name or a LabelSet (default: `default_labels`);
+    mask_slots: "valid" for a CPU-only graph whose mask head skips empty slots (see DeployRCNN)."""
     label_set = labels if isinstance(labels, LabelSet) or labels is None else load_labels(labels)
     model, info = load_model(name, weights, random_init)
-    deploy = wrap(model, info, ops, frame_hw)
-    return export_deploy(deploy, output, deploy_metadata(deploy, info, ops, label_set), opset, batch)
+    deploy = wrap(model, info, ops, frame_hw, mask_slots)
+    metadata = deploy_metadata(deploy, info, ops, label_set)
+    if mask_slots != "fixed":
+        metadata["edgeseg.mask_slots"] = mask_slots
+    return export_deploy(deploy, output, metadata, opset, batch)
 
 
 def export_onnx(name: str | Path, out_dir: str | Path, random_init: bool = False) -> Path:

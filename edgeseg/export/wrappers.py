@@ -65,9 +65,16 @@ def _rcnn_task(heads: list[str]) -> str:
 class DeployRCNN(DeployModel):
     """MultiTaskRCNN or a torchvision GeneralizedRCNN (Faster/Mask/Keypoint R-CNN) in static form."""
 
-    def __init__(self, model: Any, ops: DeployOps, frame_hw: tuple[int, int]) -> None:
+    def __init__(self, model: Any, ops: DeployOps, frame_hw: tuple[int, int],
+                 mask_slots: str = "fixed") -> None:
+        """mask_slots: "fixed" runs the mask head on every detection slot (static shapes, TensorRT);
+        "valid" only on the slots NMS filled (a data-dependent NonZero: for ONNX Runtime, where the
+        head on all `max_detections` slots was most of a trained Mask R-CNN's time, docs/export.md)."""
         super().__init__()
         model.eval()
+        if mask_slots not in ("fixed", "valid"):
+            raise EdgesegError(f"mask_slots must be 'fixed' or 'valid', got {mask_slots!r}")
+        self.mask_slots = mask_slots
         self.ops = ops
         self.geometry = rcnn_geometry(model.transform, frame_hw)
         t = model.transform
@@ -119,7 +126,9 @@ class DeployRCNN(DeployModel):
         boxes, scores, labels, _, num = self.detector(self.ops, logits, regression, proposals, valid)
         k = boxes.shape[1]
         outputs: list[Tensor] = [self.boxes_to_frame(boxes), scores, labels, num]
-        if self.mask_pool is not None:
+        if self.mask_pool is not None and self.mask_slots == "valid":
+            outputs.append(self._valid_slot_masks(features, boxes, labels, num))
+        elif self.mask_pool is not None:
             mask_logits = self.mask_predictor(self.mask_head(pool(self.ops, self.mask_pool, features, boxes)))
             mask_logits = mask_logits.reshape(batch, k, -1, *mask_logits.shape[-2:])
             pick = labels.to(torch.int64)[:, :, None, None, None].expand(-1, -1, 1, *mask_logits.shape[-2:])
@@ -135,6 +144,25 @@ class DeployRCNN(DeployModel):
                                            align_corners=False)
             outputs.append(labels_to_frame(up, self.geometry))
         return tuple(outputs)
+
+
+    def _valid_slot_masks(self, features: dict[str, Tensor], boxes: Tensor, labels: Tensor, num: Tensor
+                          ) -> Tensor:
+        """Masks [B,K,S,S] with the head run on the filled slots only; empty slots are zeros."""
+        assert self.mask_pool is not None
+        batch, k = boxes.shape[:2]
+        filled = torch.arange(k, device=boxes.device)[None, :] < num.to(torch.int64)[:, None]
+        flat = torch.nonzero(filled.reshape(-1))[:, 0]
+        spec = self.mask_pool
+        pooled = self.ops.roi_align([features[n] for n in spec.featmap_names], boxes.reshape(-1, 4)[flat],
+                                    torch.div(flat, k, rounding_mode="floor"), spec.output_size,
+                                    spec.sampling_ratio, spec.aligned, spec.quantized, spec.spatial_scales,
+                                    spec.canonical_scale, spec.canonical_level)
+        logits = self.mask_predictor(self.mask_head(pooled))
+        pick = labels.reshape(-1)[flat].to(torch.int64)[:, None, None, None].expand(-1, 1, *logits.shape[-2:])
+        probs = torch.gather(logits, 1, pick)[:, 0].sigmoid()
+        out = torch.zeros(batch * k, *probs.shape[-2:], dtype=probs.dtype, device=probs.device)
+        return out.index_put((flat,), probs).reshape(batch, k, *probs.shape[-2:])
 
 
 class DeployFCN(DeployModel):
@@ -232,13 +260,14 @@ class DeployRCNNBaseline(DeployModel):
 
 
 def wrap(model: Any, info: Any, ops: str | DeployOps = "edgeseg",
-         frame_hw: tuple[int, int] | None = None) -> DeployModel:
-    """The deploy wrapper for a zoo model or torchvision detector (`info` from edgeseg.models.zoo)."""
+         frame_hw: tuple[int, int] | None = None, mask_slots: str = "fixed") -> DeployModel:
+    """The deploy wrapper for a zoo model or torchvision detector (`info` from edgeseg.models.zoo);
+    mask_slots: see DeployRCNN."""
     deploy_ops = get_ops(ops) if isinstance(ops, str) else ops
     size = int(info.input_size)
     hw = frame_hw or (size, size)
     if info.family in ("rcnn", "torchvision"):
-        return DeployRCNN(model, deploy_ops, hw)
+        return DeployRCNN(model, deploy_ops, hw, mask_slots)
     if info.family == "fcn":
         return DeployFCN(model, hw)
     if info.family == "rcnn_baseline":

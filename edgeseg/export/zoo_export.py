@@ -1,5 +1,9 @@
 """Export every zoo model into edgeseg/zoo/<name>.onnx and record the files' sha256 in onnx.json.
 
+`CPU_TWINS` also get `cpu/<name>.onnx`, recorded under their entry's "cpu" key: a subfolder and
+no models of their own, so tools that list the zoo's graphs or walk the index (TensorRT builds,
+`doctor`) see the static graphs only.
+
 The zoo ships these graphs beside the weights so that a runtime-only install (no torch) can run
 every zoo model. Run after training: `edgeseg export --zoo` (models without weights are skipped
 and listed). The index is a separate file from zoo.json, which belongs to the training side.
@@ -13,6 +17,10 @@ from typing import Any
 from edgeseg.export.onnx_export import DEFAULT_OPSET, export
 
 MAX_BYTES = 25 * 1024 * 1024
+# Zoo graphs that also ship a `cpu/<name>.onnx` twin whose mask head skips empty detection slots
+# (ONNX Runtime only: data-dependent shapes); the ORT backend runs it in their place. Kept to the
+# models the CPU path and the README demo use, since every twin adds ~6.5 MB to the repository.
+CPU_TWINS = ("mask_rcnn", "panoptic_rcnn")
 
 
 def zoo_dir() -> Path:
@@ -48,5 +56,11 @@ def export_zoo(out_dir: str | Path | None = None, names: list[str] | None = None
                                "shrink the model before shipping it")
         index["models"][name] = {"file": path.name, "sha256": sha256_file(path), "bytes": size,
                                  "opset": opset, "ops": "edgeseg", "random_init": random_init}
+        if name in CPU_TWINS:
+            (target / "cpu").mkdir(exist_ok=True)
+            twin = export(name, target / "cpu" / f"{name}.onnx", opset=opset, random_init=random_init,
+                          mask_slots="valid")
+            index["models"][name]["cpu"] = {"file": f"cpu/{twin.name}", "sha256": sha256_file(twin),
+                                            "bytes": twin.stat().st_size, "mask_slots": "valid"}
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return index
