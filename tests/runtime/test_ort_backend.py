@@ -174,3 +174,35 @@ def test_worker_spinning_is_off_unless_asked_for(tmp_path, spin, expected):
                           image.astype(np.float32))
     np.testing.assert_allclose(out, reference, rtol=1e-6)
     backend.close()
+
+
+def _zoo_with_twin(folder: Path, main_sha: str | None = None, twin_sha: str | None = None
+                   ) -> tuple[Path, Path]:
+    """A folder laid out like the zoo: main.onnx, cpu/main.onnx and an onnx.json recording both."""
+    import json
+
+    from edgeseg.hashing import sha256_file
+
+    folder.mkdir()
+
+    main = Path(conv_graph(folder / "main.onnx"))
+    (folder / "cpu").mkdir()
+    twin = Path(conv_graph(folder / "cpu" / "main.onnx"))
+    entry = {"file": "main.onnx", "sha256": main_sha or sha256_file(main),
+             "cpu": {"file": "cpu/main.onnx", "sha256": twin_sha or sha256_file(twin)}}
+    (folder / "onnx.json").write_text(json.dumps({"models": {"main": entry}}))
+    return main, twin
+
+
+def test_cpu_twin_is_run_only_when_asked_and_both_hashes_match(tmp_path):
+    from edgeseg.runtime.backends.ort import cpu_variant
+
+    main, twin = _zoo_with_twin(tmp_path / "ok")
+    assert cpu_variant(main) == twin
+    assert OrtBackend(main, intra_op_threads=1, cpu_twin=True).graph == twin
+    assert OrtBackend(main, intra_op_threads=1).graph == main  # default: the file named
+    replaced, _ = _zoo_with_twin(tmp_path / "replaced", main_sha="0" * 64)
+    assert cpu_variant(replaced) == replaced
+    stale, _ = _zoo_with_twin(tmp_path / "stale", twin_sha="0" * 64)
+    assert cpu_variant(stale) == stale
+    assert cpu_variant(Path(conv_graph(tmp_path / "plain.onnx"))) == tmp_path / "plain.onnx"

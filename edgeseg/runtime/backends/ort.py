@@ -5,6 +5,7 @@ count or an oversized batch is an EdgesegError naming the input, not an ONNX Run
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.errors import EdgesegError, missing_extra
+from edgeseg.hashing import sha256_file
 from edgeseg.runtime.backend import TensorSpec, check_inputs
 from edgeseg.runtime.onnx_file import load_onnx
 
@@ -42,30 +44,71 @@ def _dim_name(spec: TensorSpec, axis: int) -> str:
     return f"dimension {axis}"
 
 
+def session_options(intra_op_threads: int = 0, spin: bool = False) -> Any:
+    """The backend's ONNX Runtime session options (shared with benchmarks/profile_ort.py)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
+    return options
+
+
+def cpu_variant(graph: Path) -> Path:
+    """The CPU twin of a zoo graph when its folder's onnx.json records one, else `graph` itself.
+
+    Zoo Mask R-CNN graphs run the mask head on every one of the `max_detections` slots, which
+    TensorRT needs (static shapes) but which was most of their time on ONNX Runtime; the `cpu`
+    twin (`mask_slots="valid"`) gives the same outputs for filled slots (tests/export) at a
+    fraction of the cost (docs/export.md). Both files must match their recorded sha256, so a
+    replaced or re-exported graph is run as given, never swapped for a stale twin.
+    """
+    index = graph.parent / "onnx.json"
+    if not index.is_file() or not graph.is_file():
+        return graph
+    try:
+        models = json.loads(index.read_text(encoding="utf-8")).get("models", {})
+    except (OSError, ValueError):
+        return graph
+    for entry in models.values():
+        twin = entry.get("cpu") if isinstance(entry, dict) else None
+        if not twin or entry.get("file") != graph.name:
+            continue
+        path = graph.parent / str(twin.get("file", ""))
+        if (path.is_file() and path != graph and sha256_file(graph) == entry.get("sha256")
+                and sha256_file(path) == twin.get("sha256")):
+            return path
+    return graph
+
+
 class OrtBackend:
     """A Backend over one ONNX file on the CPU execution provider."""
 
     name = "onnxruntime"
 
     def __init__(self, model: str | Path, intra_op_threads: int = 0, async_workers: int = 2,
-                 spin: bool = False) -> None:
+                 spin: bool = False, cpu_twin: bool = False) -> None:
         """intra_op_threads: ONNX Runtime's per-op thread count (0 = its default, all cores).
+
+        cpu_twin: run the zoo's CPU twin of `model` where one is recorded (see `cpu_variant`).
+        Off by default: a caller comparing graphs means the file it named (the twin's empty mask
+        slots are zeros, the static graph's are whatever the head made of padding boxes); callers
+        that run a zoo model by name turn it on. `self.graph` is the file actually run.
 
         spin: let ONNX Runtime's idle worker threads busy-wait for the next op (its own default).
         Off here because the pipeline's other stages (decode, post-processing, overlays, encoding)
         need those cores between runs; measured on a loaded 2-core CPU, spinning made inference
         about 2x and the post-processing and overlay 3x slower (docs/demo.md).
         """
-        path = Path(model)
+        path = cpu_variant(Path(model)) if cpu_twin else Path(model)
+        self.graph = path
         proto = load_onnx(path)
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise missing_extra(exc.name or "onnxruntime", "ort") from None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
+        options = session_options(intra_op_threads, spin)
         proto, self.custom_ops = self._with_custom_ops(proto, options, path)
         try:
             self._session = ort.InferenceSession(
