@@ -23,6 +23,7 @@ import time
 
 import torch
 from torch import nn
+from weights_info import model_weights
 
 from edgeseg.data.shapes import render_image
 from edgeseg.models import zoo
@@ -32,7 +33,11 @@ FCN_KINDS = ["bilinear", "nearest", "bed_of_nails", "bicubic", "max_unpool", "tr
 
 
 def rcnn_models() -> dict[str, nn.Module]:
-    return {name: zoo.get(name)[0] for name in ("faster_rcnn", "faster_rcnn_roipool", "rcnn_baseline")}
+    models = {}
+    for name in ("faster_rcnn", "faster_rcnn_roipool", "rcnn_baseline"):
+        models[name], info = zoo.get(name)
+        print(model_weights(name, info))
+    return models
 
 
 def fcn_models() -> dict[str, nn.Module]:
@@ -42,7 +47,9 @@ def fcn_models() -> dict[str, nn.Module]:
     models: dict[str, nn.Module] = {}
     for kind in FCN_KINDS:
         models[f"{kind} (3 stages)"] = build_fcn({**base, "upsample": kind}).eval()
-    models["fcn_bilinear shipped (5 stages)"] = zoo.get("fcn_bilinear")[0]
+    models["fcn_bilinear shipped (5 stages)"], info = zoo.get("fcn_bilinear")
+    print("the six 3-stage kinds: RANDOM INIT weights (seed 0), timed only;",
+          model_weights("fcn_bilinear", info))
     return models
 
 

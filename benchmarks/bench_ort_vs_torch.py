@@ -1,11 +1,14 @@
 """ORT backend (exported deploy graph + numpy post-processing) vs torch eager, same model, same frames, CPU.
 
 Torch eager is the original torchvision-style model: `model(list of float images)`, with its own
-resize, per-image NMS and full-size mask paste. ORT runs the `edgeseg export` graph on uint8 frames,
-then the runtime's numpy decoding (mask paste, panoptic fusion) for every frame. Prints one table:
-median ms per batch for each, the ratio, and the share of the ORT path spent in post-processing.
+resize, per-image NMS and full-size mask paste. ORT runs `edgeseg export` graphs on uint8 frames,
+then the runtime's numpy decoding (mask paste, panoptic fusion) for every frame. The sides are
+timed alternately (torch, graph 1, graph 2, ..., torch, ...) so machine load hits them alike; each
+figure is a median. The first line names the weights (sha256, trained or random init): a random
+model floods eager post-processing with boxes, a trained one does not, so only trained figures
+compare like for like.
 
-    python benchmarks/bench_ort_vs_torch.py --model mask_rcnn --threads 2
+    python benchmarks/bench_ort_vs_torch.py --model mask_rcnn --threads 2 [--graph a.onnx --graph b.onnx]
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from weights_info import graph_weights, model_weights
 
 from edgeseg.data.shapes import render_image
 from edgeseg.export.onnx_export import deploy_metadata, export_deploy
@@ -28,52 +33,47 @@ from edgeseg.runtime.results import FrameResult
 from edgeseg.runtime.task_adapters import DeployAdapter
 
 
-def load(name: str) -> tuple[torch.nn.Module, object, str]:
-    try:
-        model, info = zoo.get(name)
-        return model, info, "trained"
-    except Exception:  # no weights yet: random weights time the same graph
+def load(name: str, random_init: bool) -> tuple[torch.nn.Module, object, str]:
+    """(model, info, a line naming the weights): never silently random."""
+    if random_init:
         torch.manual_seed(0)
         model, info = zoo.build(name)
-        return model.eval(), info, "random init"
+        return model.eval(), info, "RANDOM INIT weights (seed 0): not comparable with trained figures"
+    model, info = zoo.get(name)  # fails loudly when the zoo weights are missing
+    return model, info, model_weights(name, info)
 
 
-def median_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def alternate_ms(sides: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms per side, the sides called in turn `repeats` times after one warm-up round."""
+    for fn in sides.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, fn in sides.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
-def time_batch(
-    model: torch.nn.Module, backend: OrtBackend, adapter: DeployAdapter, size: int, batch: int, repeats: int
-) -> tuple[int, float, float, float, float]:
-    """(batch, torch ms, ORT + post ms, speed-up, post-processing share %) for one batch size."""
-    frames = np.stack([render_image(5, i, size, "val")[0] for i in range(batch)])
-    tensors = [torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames]
-    outputs: dict[str, np.ndarray] = {}
+def ort_side(path: Path, threads: int, frames: np.ndarray) -> Callable[[], object]:
+    """One call: the graph on ORT, then the runtime's numpy post-processing of every frame."""
+    backend, adapter = OrtBackend(path, intra_op_threads=threads), DeployAdapter(path)
+    size = frames.shape[1]
 
-    def eager() -> None:
-        with torch.no_grad():
-            model(tensors)
-
-    def infer() -> None:
-        outputs.update(backend.infer({"images": frames}))
-
-    def post() -> None:
-        for i in range(batch):
+    def run() -> None:
+        outputs = backend.infer({"images": frames})
+        for i in range(len(frames)):
             result = FrameResult(i, size, size)
             adapter.postprocess({k: v[i] for k, v in outputs.items()}, None, result)
             result.full_masks()
 
-    t_torch = median_ms(eager, repeats)
-    t_infer = median_ms(infer, repeats)
-    t_post = median_ms(post, repeats)
-    t_ort = t_infer + t_post
-    return batch, t_torch, t_ort, t_torch / t_ort, 100 * t_post / t_ort
+    return run
+
+
+def label(graph: Path) -> str:
+    """The graph's folder and name (the zoo's static and CPU-twin graphs share a file name)."""
+    return f"ORT {graph.parent.name}/{graph.name}"
 
 
 def main() -> None:
@@ -82,25 +82,40 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", default="1,4")
+    parser.add_argument("--graph", type=Path, action="append", default=[],
+                        help="exported graph(s) to time (default: a fresh `--ops edgeseg` export)")
+    parser.add_argument("--random-init", action="store_true", help="untrained weights (labelled as such)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, info, weights = load(args.model)
-    deploy = wrap(model, info, "edgeseg")
+    model, info, weights = load(args.model, args.random_init)
+    size = int(info.input_size)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_deploy(deploy, Path(tmp) / "model.onnx", deploy_metadata(deploy, info, "edgeseg"))
-        backend = OrtBackend(path, intra_op_threads=args.threads)
-        adapter = DeployAdapter(path)
-        size = int(info.input_size)  # type: ignore[attr-defined]
-        batches = [int(b) for b in args.batches.split(",")]
-        rows = [time_batch(model, backend, adapter, size, b, args.repeats) for b in batches]
-    print(
-        f"model {args.model} ({weights}), {size}x{size} frames, CPU, {args.threads} threads, "
-        f"median of {args.repeats}"
-    )
-    print("| batch | torch eager ms | ORT + numpy post ms | speed-up | post-processing share |")
-    print("|---:|---:|---:|---:|---:|")
-    for batch, t_torch, t_ort, ratio, share in rows:
-        print(f"| {batch} | {t_torch:.1f} | {t_ort:.1f} | {ratio:.2f}x | {share:.1f} % |")
+        graphs = list(args.graph)
+        if not graphs:
+            deploy = wrap(model, info, "edgeseg")
+            metadata = deploy_metadata(deploy, info, "edgeseg")
+            graphs = [export_deploy(deploy, Path(tmp) / "model.onnx", metadata)]
+        named = [f"ORT {graph_weights(g)}" for g in graphs]
+        rows = []
+        for batch in (int(b) for b in args.batches.split(",")):
+            frames = np.stack([render_image(5, i, size, "val")[0] for i in range(batch)])
+            tensors = [torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames]
+
+            def eager(tensors: list[torch.Tensor] = tensors) -> None:
+                with torch.no_grad():
+                    model(tensors)
+
+            sides: dict[str, Callable[[], object]] = {"torch eager": eager}
+            sides.update({label(g): ort_side(g, args.threads, frames) for g in graphs})
+            ms = alternate_ms(sides, args.repeats)
+            rows += [(batch, name, t, ms["torch eager"] / t) for name, t in ms.items()]
+    print(f"torch eager {weights}", *named, sep="\n")
+    print(f"{size}x{size} ShapesWorld frames, CPU, {args.threads} threads, sides alternated, median of "
+          f"{args.repeats}")
+    print("| batch | side | ms per batch | speed-up vs torch eager |")
+    print("|---:|---|---:|---:|")
+    for batch, name, t, ratio in rows:
+        print(f"| {batch} | {name} | {t:.1f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

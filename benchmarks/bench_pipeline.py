@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from weights_info import graph_weights
 
 from edgeseg.data.video import iter_clip_frames
 from edgeseg.runtime.adapters import TaskAdapter
@@ -128,6 +129,7 @@ def main() -> int:
     share = (ms["postprocess"] + ms["overlay"]) / sum(ms[k] for k in STEPS)
     ratio = piped / bare
     verdict = {True: "ok", False: "MISSED"}
+    print(graph_weights(path))
     print(
         f"model {path.name} ({origin}, task {graph.info.task}), {args.frames} frames {width}x{height}, "
         f"ORT threads {args.threads or 'all'}{' spinning' if args.spin else ''}, "
