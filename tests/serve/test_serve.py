@@ -211,3 +211,16 @@ def test_serve_command_writes_a_repository(tmp_path: Path) -> None:
     config = (out / MODEL / "config.pbtxt").read_text()
     assert "max_batch_size: 2" in config and "count: 2" in config and "edgeseg.labels" in config
     assert (out / MODEL / "1" / "model.py").is_file() and (out / MODEL / "1" / f"{MODEL}.onnx").is_file()
+
+
+def test_runtime_and_serve_modules_import_neither_torch_nor_tritonclient() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, edgeseg.runtime.pipeline, edgeseg.runtime.resolve, edgeseg.runtime.backends.triton, "
+            "edgeseg.serve.repository, edgeseg.serve.server, edgeseg.serve.python_model; "
+            "print(sorted(m for m in ('torch', 'tritonclient', 'pytriton', 'edgeseg.models', 'edgeseg.data') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
