@@ -67,7 +67,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["edgeseg", "edgeseg.*"]),
-    package_data={"edgeseg": ["py.typed", "zoo/*.json", "zoo/*.onnx", "zoo/*.pt", "ops/specs/*.yaml"]},
+    package_data={
+        "edgeseg": ["py.typed", "zoo/*.json", "zoo/*.onnx", "zoo/cpu/*.onnx", "zoo/*.pt", "ops/specs/*.yaml"]
+    },
     install_requires=["numpy>=1.24", "pillow>=10", "pycocotools>=2.0.7", "tqdm>=4.66", "pyyaml>=6"],
     extras_require=EXTRAS,
     ext_modules=ext_modules,

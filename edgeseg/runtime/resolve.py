@@ -176,4 +176,6 @@ def open_model(spec: str | Path | None, backend: str | None = "auto",
     adapter = DeployAdapter(path)
     from edgeseg.runtime.backends.ort import OrtBackend
 
-    return adapter, OrtBackend(path, intra_op_threads=threads)
+    # A shipped zoo graph runs as its CPU twin (mask head on filled slots only: 1.7-2x torch eager
+    # instead of 0.8-0.9x, docs/export.md); the twin is taken only when both files match onnx.json.
+    return adapter, OrtBackend(path, intra_op_threads=threads, cpu_twin=True)

@@ -169,3 +169,14 @@ def test_pipeline_uses_the_resolver(resolver_spy, monkeypatch):
     adapter.model_path = "adapter.onnx"  # type: ignore[attr-defined]
     Pipeline("shapes://?fps=0&size=32x32&frames=1", model=adapter).close()
     assert opened == [("auto", "adapter.onnx")]  # an adapter's own graph goes through it too
+
+
+def test_a_zoo_name_runs_its_cpu_twin_on_onnx_runtime():
+    """By name, mask_rcnn runs the graph whose mask head works on filled slots only (issue 21)."""
+    adapter, backend = resolve.open_model("mask_rcnn", backend="ort", threads=1)
+    try:
+        assert backend.graph.parent.name == "cpu" and backend.graph.name == "mask_rcnn.onnx"
+        named = Path(adapter.model_path)
+        assert named.name == "mask_rcnn.onnx" and named.parent.name == "zoo"  # metadata from the zoo graph
+    finally:
+        backend.close()
