@@ -35,6 +35,7 @@ lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q --upgrade pip setuptools wheel
 	.venv-lock/bin/pip install -q -e ".[$(TEST_EXTRAS)]" "torch==2.14.1" "torchvision==0.29.1"
+	.venv-lock/bin/pip install -q --no-deps nvidia-pytriton
 	{ head -2 $(CONSTRAINTS); .venv-lock/bin/pip freeze --exclude-editable | grep -v '^edgeseg'; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .venv-lock
 
