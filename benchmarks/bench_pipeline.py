@@ -116,7 +116,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         path, origin = model_path(args.model, args.random_init, work)
-        graph, backend = DeployAdapter(path), OrtBackend(path, intra_op_threads=args.threads, spin=args.spin)
+        # a zoo graph runs as its CPU twin, as `edgeseg run NAME` does (edgeseg.runtime.resolve)
+        twin = origin == "zoo graph"
+        graph = DeployAdapter(path)
+        backend = OrtBackend(path, intra_op_threads=args.threads, spin=args.spin, cpu_twin=twin)
+        print(f"graph run: {backend.graph.relative_to(path.parent.parent) if twin else backend.graph.name}")
         adapter = MinScore(graph, args.min_score)
         frames = list(iter_clip_frames(0, height, width, args.frames))
         inputs = [adapter.preprocess(image)[0] for image in frames]
