@@ -7,6 +7,8 @@ The guard exists because pytest silently skipped `tests/build/` for months (it i
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"no test was collected from {names}: pytest skips folders named like build output "
             "(build, dist, venvs) and files that fail to match its patterns; rename the folder"
         )
+
+
+@pytest.fixture
+def make_read_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Path]:
+    """`make_read_only(folder)` creates `folder` as one nobody may write in, for output checks.
+
+    We run as root, where permission bits do not stop writes, so the output check's write probe
+    (`edgeseg.outputs._probe`) fails in that folder, and only there, as on a read-only mount.
+    """
+    import edgeseg.outputs as outputs
+
+    real_probe = outputs._probe
+    blocked: set[Path] = set()
+
+    def probe(folder: Path) -> None:
+        if Path(folder) in blocked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+        real_probe(folder)
+
+    monkeypatch.setattr(outputs, "_probe", probe)
+
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        blocked.add(Path(folder))
+        return folder
+
+    return make

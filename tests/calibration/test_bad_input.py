@@ -102,21 +102,6 @@ def test_api_refuses_a_bad_budget_before_reading_the_model(budget, tmp_path):
         calibrate_file(tmp_path / "nope.onnx", tmp_path, tmp_path / "o.onnx", budget=budget, progress=False)
 
 
-def _refuse_probe(folder, monkeypatch):
-    """As root, permission bits do not stop writes: fail the write probe in `folder` as a read-only
-    mount would, and only there."""
-    import edgeseg.outputs as outputs
-
-    probe = outputs._probe
-
-    def refuse(path):
-        if path == folder:
-            raise PermissionError(13, "Permission denied", str(path))
-        probe(path)
-
-    monkeypatch.setattr(outputs, "_probe", refuse)
-
-
 @pytest.mark.parametrize(
     ("setup", "extra", "words"),
     [
@@ -128,7 +113,8 @@ def _refuse_probe(folder, monkeypatch):
         ("none", ["-o", "T/o.onnx", "--cpu-out", "T/o.onnx"], "--cpu-out T/o.onnx is also given as -o"),
     ],
 )
-def test_bad_output_is_refused_before_calibration(setup, extra, words, tmp_path, monkeypatch, capsys):
+def test_bad_output_is_refused_before_calibration(setup, extra, words, tmp_path, monkeypatch, capsys,
+                                                  make_read_only):
     _never_calibrate(monkeypatch)
     (tmp_path / "m.onnx").write_bytes(b"model")
     if setup == "folder":
@@ -136,8 +122,7 @@ def test_bad_output_is_refused_before_calibration(setup, extra, words, tmp_path,
     elif setup == "file":
         (tmp_path / "f").write_text("a file\n")
     elif setup == "read-only":
-        (tmp_path / "ro").mkdir()
-        _refuse_probe(tmp_path / "ro", monkeypatch)
+        make_read_only(tmp_path / "ro")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     args = [a.replace("T/", f"{tmp_path}/") for a in extra]
     code = main(["calibrate", str(tmp_path / "m.onnx"), "--data", str(tmp_path), *args])

@@ -5,15 +5,13 @@ impossible or observable, so a check that moved after it fails here.
 """
 from __future__ import annotations
 
-import errno
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-import edgeseg.outputs as outputs
 from edgeseg.cli import main
 from edgeseg.export import command
 
@@ -81,7 +79,7 @@ def _fail_on_load(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_bad_output_is_refused_before_the_model_loads(
     setup: str, output: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], make_read_only: Callable[[Path], Path],
 ) -> None:
     _fail_on_load(monkeypatch)
     (tmp_path / "model.pth").write_bytes(b"weights")
@@ -90,21 +88,10 @@ def test_bad_output_is_refused_before_the_model_loads(
     elif setup == "file":
         (tmp_path / "f").write_text("a file\n")
     elif setup == "read-only":
-        (tmp_path / "ro").mkdir()
-        (tmp_path / "ro").chmod(0o555)
-        if os.geteuid() == 0:  # root writes through permission bits: fail the probe as a read-only mount
-
-            def refuse(path: Path) -> None:
-                raise PermissionError(errno.EACCES, "Permission denied", str(path))
-
-            monkeypatch.setattr(outputs, "_probe", refuse)
+        make_read_only(tmp_path / "ro")
     model = str(tmp_path / "model.pth")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
-    try:
-        code = main(["export", model, "-o", str(tmp_path / output)])
-    finally:
-        if (tmp_path / "ro").exists():
-            (tmp_path / "ro").chmod(0o755)
+    code = main(["export", model, "-o", str(tmp_path / output)])
     assert code == 2
     assert words.format(T=tmp_path) in one_error(capsys.readouterr().err)
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -113,9 +114,8 @@ def test_failing_pass_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
 )
 def test_bad_output_is_refused_before_the_graph_is_read(
     setup: str, output: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], make_read_only: Callable[[Path], Path],
 ) -> None:
-    import edgeseg.outputs as outputs
     import edgeseg.surgery.io as surgery_io
 
     def load(*_: object) -> None:
@@ -127,13 +127,8 @@ def test_bad_output_is_refused_before_the_graph_is_read(
         (tmp_path / "out.onnx").mkdir()
     elif setup == "file":
         (tmp_path / "f").write_text("a file\n")
-    else:  # as root, permission bits do not stop writes: the probe fails as on a read-only mount
-        (tmp_path / "ro").mkdir()
-
-        def refuse(path: Path) -> None:
-            raise PermissionError(13, "Permission denied", str(path))
-
-        monkeypatch.setattr(outputs, "_probe", refuse)
+    else:
+        make_read_only(tmp_path / "ro")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     code, text = _patch(tmp_path / "in.onnx", tmp_path / output, capsys)
     assert code == 2
