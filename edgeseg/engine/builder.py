@@ -205,18 +205,27 @@ def build_onnx(
     return BuiltEngine(engine_path, meta, reused=False)
 
 
-def parse_onnx(trt: ModuleType, caps: TrtCapabilities, onnx_path: Path, strongly_typed: bool) -> Any:
-    """(builder, network, parser) holding the parsed graph; the parser's own messages on failure."""
+def parse(trt: ModuleType, caps: TrtCapabilities, source: Path | bytes, strongly_typed: bool) -> Any:
+    """(builder, network, parser, errors) for an ONNX file or serialized model; `errors` is None when
+    it parsed, else the parser's own messages with the nodes they name (possibly none). The parser
+    must outlive the network it filled, hence it is returned too."""
     from edgeseg.trt.hooks import logger
 
     builder = trt.Builder(logger(trt))
     network = builder.create_network(network_flags(trt, network_flag_names(caps, strongly_typed)))
     parser = trt.OnnxParser(network, logger(trt))
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(parser_error_text(parser.get_error(i)) for i in range(parser.num_errors))
+    parsed = parser.parse(source) if isinstance(source, bytes) else parser.parse_from_file(str(source))
+    errors = None if parsed else [parser_error_text(parser.get_error(i)) for i in range(parser.num_errors)]
+    return builder, network, parser, errors
+
+
+def parse_onnx(trt: ModuleType, caps: TrtCapabilities, onnx_path: Path, strongly_typed: bool) -> Any:
+    """(builder, network, parser) holding the parsed graph; the parser's own messages on failure."""
+    builder, network, parser, errors = parse(trt, caps, onnx_path, strongly_typed)
+    if errors is not None:
         raise EdgesegError(
-            f"{caps.name} cannot parse {onnx_path.name}: {errors}. Plugin nodes need the plugin library "
-            "(edgeseg.plugins) and the patched graph (`edgeseg patch`)"
+            f"{caps.name} cannot parse {onnx_path.name}: {'; '.join(errors)}. Plugin nodes need the plugin "
+            "library (edgeseg.plugins) and the patched graph (`edgeseg patch`)"
         )
     return builder, network, parser
 

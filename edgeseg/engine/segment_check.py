@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -58,7 +57,7 @@ class SegmentReport:
         return self.parsed and self.built
 
 
-@contextmanager
+@contextlib.contextmanager
 def _collected_errors() -> Iterator[list[str]]:
     """TensorRT's ERROR lines logged while the block runs (through edgeseg.trt.hooks' logger)."""
     lines: list[str] = []
@@ -89,15 +88,11 @@ def build_bytes(
     `shape_values`: the values of inputs TensorRT treats as shape tensors (a segment cut through a
     computed Reshape shape, say); each gets an optimization profile fixing it to that value.
     """
-    from edgeseg.engine.builder import parser_error_text
-    from edgeseg.trt.hooks import logger
+    from edgeseg.engine.builder import parse
 
     with _collected_errors() as logged:
-        builder = trt.Builder(logger(trt))
-        network = builder.create_network(0)
-        parser = trt.OnnxParser(network, logger(trt))
-        if not parser.parse(onnx_bytes):
-            errors = [parser_error_text(parser.get_error(i)) for i in range(parser.num_errors)]
+        builder, network, _parser, errors = parse(trt, caps, onnx_bytes, strongly_typed=True)
+        if errors is not None:
             return False, False, 0, "; ".join(errors) or "; ".join(logged)
         config = builder.create_builder_config()
         if caps.ahead_of_time:
