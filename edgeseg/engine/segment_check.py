@@ -135,27 +135,30 @@ def with_boundary_shapes(model: Any, split_ops: Iterable[str] = PLUGIN_BACKED_OP
     outputs = {o.name for o in model.graph.output}
     names = list(dict.fromkeys(t for n in model.graph.node for t in n.output if t and t not in outputs))
     session = make_session(with_outputs(model, names), threads=1)
-    feed = {}
-    for value in session.get_inputs():
-        shape = [d if isinstance(d, int) else 1 for d in value.shape]
-        feed[value.name] = np.zeros(shape, dtype=_numpy_dtype(value.type))
+    initializers = {t.name for t in model.graph.initializer}
+    feed = {
+        value.name: np.zeros(
+            [d.dim_value for d in value.type.tensor_type.shape.dim],  # static: at_batch_one fixed them
+            dtype=onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type),
+        )
+        for value in model.graph.input
+        if value.name not in initializers
+    }
     arrays = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
     small_ints = {
         name: [int(v) for v in array.reshape(-1)]
         for name, array in arrays.items()
         if array.dtype.kind in "iu" and array.ndim == 1 and array.size <= MAX_SHAPE_VALUES
     }
-    out.metadata_props.add(key=SHAPE_VALUES_KEY, value=json.dumps(small_ints))
-    keep = [v for v in out.graph.value_info if v.name not in names]
-    del out.graph.value_info[:]
-    out.graph.value_info.extend(keep)
+    model.metadata_props.add(key=SHAPE_VALUES_KEY, value=json.dumps(small_ints))
+    keep = [v for v in model.graph.value_info if v.name not in names]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(keep)
     for name in names:
         array = arrays[name]
         elem = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
-        out.graph.value_info.append(onnx.helper.make_tensor_value_info(name, elem, list(array.shape)))
-    return out
+        model.graph.value_info.append(onnx.helper.make_tensor_value_info(name, elem, list(array.shape)))
+    return model  # a copy: at_batch_one made it
 
 
 def at_batch_one(model: Any) -> Any:
@@ -192,13 +195,6 @@ def with_static_dims_of(model: Any, reference: Any) -> Any:
 def _is_static(value: Any) -> bool:
     tensor = value.type.tensor_type
     return bool(tensor.HasField("shape")) and all(d.HasField("dim_value") for d in tensor.shape.dim)
-
-
-def _numpy_dtype(ort_type: str) -> Any:
-    """'tensor(uint8)' -> numpy.uint8."""
-    import numpy as np
-
-    return np.dtype({"float": "float32", "double": "float64"}.get(ort_type[7:-1], ort_type[7:-1]))
 
 
 def graph_for_precision(model: Any, precision: str) -> Any:
