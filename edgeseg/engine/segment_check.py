@@ -175,17 +175,13 @@ def at_batch_one(model: Any) -> Any:
 
 
 def with_static_dims_of(model: Any, reference: Any) -> Any:
-    """`model` with shapes inferred and symbolic dims filled from same-named tensors of `reference`.
+    """`model` whose symbolic value_info dims are filled from same-named tensors of `reference`.
 
-    The precision passes rename nothing they do not add, and change element types, never shapes: the
-    dims `with_boundary_shapes` measured on the FP32 graph still hold, and ONNX shape inference
-    carries them through the casts and Q/DQ pairs the passes add.
+    The precision passes re-declare plugin outputs with symbolic dims and change element types,
+    never shapes: the dims `with_boundary_shapes` measured on the FP32 graph still hold. Tensors the
+    passes add (casts, Q/DQ pairs) get theirs from `split_segments`' shape inference.
     """
-    import onnx
-
     static = {v.name: v.type.tensor_type.shape for v in reference.graph.value_info if _is_static(v)}
-    with contextlib.suppress(Exception):  # inference is a best effort; the recorded shapes still apply
-        model = onnx.shape_inference.infer_shapes(model)
     for value in model.graph.value_info:
         if value.name in static and not _is_static(value):
             value.type.tensor_type.shape.CopyFrom(static[value.name])
