@@ -70,6 +70,12 @@ class BuildOptions:
     progress: bool = True
     force: bool = False
 
+    def __post_init__(self) -> None:
+        if self.compute_capabilities and self.flavour != "rtx":
+            raise EdgesegError(
+                "--compute-capability needs --target rtx (TensorRT builds for the GPU it runs on)"
+            )
+
 
 @dataclass(frozen=True)
 class BuiltEngine:
@@ -125,11 +131,7 @@ def build_target(caps: TrtCapabilities, trt_version: str, options: BuildOptions)
                 "e.g. 86,89,120 (RTX 30xx, 40xx, 50xx)"
             )
         return Target.ahead_of_time(caps.flavour, trt_version, options.compute_capabilities)
-    if options.compute_capabilities:
-        raise EdgesegError(
-            f"{caps.name} builds for the GPU it runs on: --compute-capability is for --target rtx only"
-        )
-    return machine_target(trt_version)
+    return machine_target(trt_version)  # BuildOptions refuses capabilities without --target rtx
 
 
 def check_plugin_support(caps: TrtCapabilities, custom_ops: list[str], onnx_path: Path) -> None:

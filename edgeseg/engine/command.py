@@ -47,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
     if args.min_batch or args.opt_batch or args.max_batch:
         opt = args.opt_batch or args.min_batch or 1
         batch = BatchRange(args.min_batch or 1, opt, args.max_batch or opt)
-    if args.compute_capability and args.target != "rtx":
-        raise EdgesegError("--compute-capability needs --target rtx (TensorRT builds for the GPU it runs on)")
     options = BuildOptions(
         flavour=args.target,
         compute_capabilities=parse_compute_capabilities(args.compute_capability or ""),

@@ -177,3 +177,12 @@ def test_build_target_rtx_refuses_plugin_graphs_before_the_parser_aborts(tmp_pat
     argv = ["build", str(graph), "--target", "rtx", "--compute-capability", "86", "--no-progress"]
     assert main(argv) == 2
     assert "takes no custom plugin layers" in capsys.readouterr().err
+
+
+def test_build_options_refuse_capabilities_without_the_rtx_target():
+    """The API gets the same refusal as the CLI, before any TensorRT is loaded."""
+    from edgeseg.engine.builder import BuildOptions
+
+    with pytest.raises(EdgesegError, match="--compute-capability needs --target rtx"):
+        BuildOptions(compute_capabilities=(86,))
+    assert BuildOptions(flavour="rtx", compute_capabilities=(86,)).compute_capabilities == (86,)
