@@ -61,8 +61,12 @@ class TrtCapabilities:
 
     @property
     def name(self) -> str:
-        """'TensorRT 10.3.0' or 'TensorRT for RTX 1.7.1.116', for messages."""
-        return f"TensorRT{' for RTX' if self.flavour == 'rtx' else ''} {self.version_str}"
+        return runtime_name(self.flavour, self.version_str)
+
+
+def runtime_name(flavour: str, version: str) -> str:
+    """'TensorRT 10.3.0' or 'TensorRT for RTX 1.7.1.116', for messages."""
+    return f"TensorRT{' for RTX' if flavour == 'rtx' else ''} {version}"
 
 
 def parse_version(text: str) -> tuple[int, ...]:

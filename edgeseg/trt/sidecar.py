@@ -18,6 +18,7 @@ from typing import Any
 
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
+from edgeseg.trt.compat import runtime_name
 
 SIDECAR_FORMAT = "edgeseg.engine/1"
 SIDECAR_SUFFIX = ".json"
@@ -52,7 +53,7 @@ class Target:
 
     @property
     def runtime_name(self) -> str:
-        return f"TensorRT{' for RTX' if self.flavour == 'rtx' else ''} {self.tensorrt_version}"
+        return runtime_name(self.flavour, self.tensorrt_version)
 
     def describe(self) -> str:
         if self.aot_capabilities:
