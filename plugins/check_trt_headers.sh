@@ -28,8 +28,9 @@ for cu in roi_align/roi_align_kernel.cu nms/nms_kernel.cu; do
   objs+=("$OUT/$(basename "$cu").o")
 done
 g++ -shared -Wl,--no-undefined "${objs[@]}" -L "$CUDA_HOME/lib64" -lcudart -o "$OUT/libedgeseg_trt_plugins.so"
+exports=$(nm -D --defined-only "$OUT/libedgeseg_trt_plugins.so")  # whole list first: no SIGPIPE race
 for sym in getCreators setLoggerFinder; do
-  nm -D --defined-only "$OUT/libedgeseg_trt_plugins.so" | grep -qw "$sym" || { echo "missing export $sym"; exit 1; }
+  grep -qw "$sym" <<< "$exports" || { echo "missing export $sym"; exit 1; }
 done
 # Hidden visibility (as the CMake build): nothing of namespace edgeseg leaves the library, only the
 # two entry points (libstdc++'s template instances stay exported, as the C++ ABI wants).

@@ -41,7 +41,11 @@ if [ ! -x "$PTXAS12" ]; then
   [ -n "$PY" ] || { [ -x .venv/bin/python ] && PY=.venv/bin/python; } || PY=python3
   "$PY" -m pip install -q --disable-pip-version-check --no-deps --target "$CUDA12" "$NVCC12_WHEEL"
 fi
-"$PTXAS12" --version | grep -q "release 12.6" || { echo "cuda-check: $PTXAS12 is not CUDA 12.6"; exit 1; }
+# Read the whole banner before matching: ptxas writes it line by line, and a `ptxas | grep -q` pipe
+# under pipefail fails at random when grep exits first and ptxas dies of SIGPIPE (seen in CI).
+ptxas12_version=$("$PTXAS12" --version)
+grep -q "release 12.6" <<< "$ptxas12_version" \
+  || { echo "cuda-check: $PTXAS12 is not CUDA 12.6: $ptxas12_version"; exit 1; }
 for cu in roi_align/roi_align_kernel.cu nms/nms_kernel.cu common/kernels_capi.cu; do
   ptx="$BUILD/$(basename "$cu" .cu).sm87.ptx"
   nvcc -std=c++17 -ptx -fmad=false -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror -I plugins \
