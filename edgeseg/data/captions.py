@@ -14,7 +14,7 @@ from edgeseg.data.scene import Thing
 
 # Stuff under a person's feet -> how to say where the person is.
 _GROUND = {"sky": "against the sky", "grass": "on the grass", "water": "in the water", "road": "on the road",
-           "wall": "in front of the wall"}
+           "wall": "by the wall"}
 
 
 def size_word(area: float) -> str:

@@ -17,7 +17,7 @@ POSE_PHRASES: dict[str, str] = {
     "left_arm_up": "raising the left arm",
     "right_arm_up": "raising the right arm",
     "both_arms_up": "raising both arms",
-    "arms_out": "with arms stretched out",
+    "arms_out": "with arms out",
     "legs_apart": "standing with legs apart",
 }
 
