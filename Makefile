@@ -12,7 +12,7 @@ DEMO_MODEL ?= panoptic_rcnn
 CONSTRAINTS := requirements/constraints.txt
 TEST_EXTRAS := dev,ort,video,train,deploy,rtx,triton
 
-.PHONY: demo test test-slow lint typecheck cuda-check gpu-check trt-rtx-plugins venv demo-venv lock clean
+.PHONY: demo test test-slow zoo-metrics lint typecheck cuda-check gpu-check trt-rtx-plugins venv demo-venv lock clean
 
 $(VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ test: lint typecheck cuda-check
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+# Every metric in edgeseg/zoo/zoo.json, re-measured from a fresh clone: the val split (500 images,
+# seed 2, 320 px) is generated under out/zoo-metrics and each zoo model scored on the CPU (~25 min on
+# one core). Default: fail when a figure differs by more than 0.005; ZOO_METRICS_MODE=--write records.
+ZOO_METRICS_MODE ?= --check
+zoo-metrics: $(VENV)/.installed
+	$(PY) -m edgeseg.models.zoo_metrics --data out/zoo-metrics/val $(ZOO_METRICS_MODE)
 
 # nvcc compile of the CUDA kernels, warnings as errors (no GPU needed); skipped where nvcc is absent.
 cuda-check:
