@@ -58,29 +58,46 @@ def model_name(spec: str) -> str:
     return name
 
 
-def _tensor(spec: TensorSpec) -> str:
-    """One input/output entry; the graph's batch axis is left out (Triton adds it: max_batch_size)."""
+def _tensor(spec: TensorSpec, batched: bool = True) -> str:
+    """One input/output entry; a batched model leaves the graph's batch axis to Triton (max_batch_size)."""
     kind = _TYPES.get(np.dtype(spec.dtype))
     if kind is None:
         raise EdgesegError(f"tensor {spec.name!r} has dtype {spec.dtype}, which has no Triton type here")
-    dims = [d if isinstance(d, int) else -1 for d in spec.shape[1:]]
+    dims = [d if isinstance(d, int) else -1 for d in (spec.shape[1:] if batched else spec.shape)]
     if not dims:  # one value per frame (num_dets): Triton wants dims, so [1] reshaped to the model's []
         return f'  {{ name: "{spec.name}" data_type: {kind} dims: [1] reshape: {{ shape: [] }} }}'
     return f'  {{ name: "{spec.name}" data_type: {kind} dims: {dims} }}'
 
 
 def config_pbtxt(name: str, inputs: list[TensorSpec], outputs: list[TensorSpec], params: dict[str, str],
-                 options: ServeOptions) -> str:
-    """config.pbtxt text: batch axis left to Triton (max_batch_size), dynamic batching, CPU instances."""
-    lines = [f'name: "{name}"', 'backend: "python"', f"max_batch_size: {options.max_batch}",
-             "input [", ",\n".join(_tensor(s) for s in inputs), "]",
-             "output [", ",\n".join(_tensor(s) for s in outputs), "]",
-             f"dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} }}",
-             f"instance_group [ {{ kind: KIND_CPU count: {options.instances} }} ]"]
+                 options: ServeOptions, runtime: str = 'backend: "python"', kind: str = "KIND_CPU",
+                 max_batch: int | None = None) -> str:
+    """config.pbtxt text: `runtime` (backend or platform line), batching, instances, edgeseg.* parameters.
+
+    max_batch None: the options' (the Python model batches any size); 0: a graph with a fixed batch,
+    whose dims then keep the batch axis, and no dynamic batching (Triton has nothing to batch).
+    """
+    batch = options.max_batch if max_batch is None else max_batch
+    lines = [f'name: "{name}"', runtime, f"max_batch_size: {batch}",
+             "input [", ",\n".join(_tensor(s, batch > 0) for s in inputs), "]",
+             "output [", ",\n".join(_tensor(s, batch > 0) for s in outputs), "]"]
+    if batch > 0:
+        lines.append(f"dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} }}")
+    lines.append(f"instance_group [ {{ kind: {kind} count: {options.instances} }} ]")
     for key, value in sorted(params.items()):
         entry = f"key: {json.dumps(key)} value: {{ string_value: {json.dumps(value, ensure_ascii=False)} }}"
         lines.append(f"parameters {{ {entry} }}")
     return "\n".join(lines) + "\n"
+
+
+def model_folder(root: Path, name: str) -> Path:
+    """A new `root/name/1` version folder; a second model of the same name is refused."""
+    folder = root / name
+    if folder.exists():
+        raise EdgesegError(f"two models would both be named {name!r} in {root}: serve them from separate "
+                           "commands or rename one file")
+    (folder / "1").mkdir(parents=True)
+    return folder
 
 
 def write_model(spec: str, root: Path, options: ServeOptions) -> str:
@@ -95,12 +112,10 @@ def write_model(spec: str, root: Path, options: ServeOptions) -> str:
         backend.close()
     if len(inputs) != 1 or len(inputs[0].shape) != 4:
         raise EdgesegError(f"{spec} does not take one [B,H,W,3] frame input: it was not exported by edgeseg")
-    source = Path(adapter.model_path)
-    folder = root / name
-    if folder.exists():
-        raise EdgesegError(f"two models would both be named {name!r} in {root}: serve them from separate "
-                           "commands or rename one file")
-    (folder / "1").mkdir(parents=True)
+    # the file the backend really runs: for zoo graphs ORT's CPU twin, which the copy alone (without
+    # the zoo's onnx.json) would no longer find; measured 2-3x slower served without it
+    source = Path(getattr(backend, "graph", adapter.model_path))
+    folder = model_folder(root, name)
     shutil.copy2(source, folder / "1" / source.name)
     sidecar = source.with_name(source.name + ".json")
     if source.suffix == ".engine" and sidecar.is_file():

@@ -176,6 +176,14 @@ class TritonServer:
             self._work.cleanup()
             self._work = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an evicted pod ends it: nothing in flight is answered."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.stop()
+
     def __enter__(self) -> TritonServer:
         return self.start()
 
