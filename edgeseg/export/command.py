@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "keypoints, skeleton; or shapesworld, coco, coco_panoptic); default: the zoo's, "
                         "COCO for a 91-class torchvision checkpoint, else ids")
     p.add_argument("--zoo", action="store_true", help="export every zoo model into the zoo folder")
+    from edgeseg.serve.export import add_triton_arguments  # --format triton: edgeseg.serve owns it
+
+    add_triton_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -73,6 +76,10 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "format", "onnx") == "triton":  # a Triton model repository: edgeseg.serve, no torch
+        from edgeseg.serve.export import run_triton
+
+        return run_triton(args)
     check_opset(args.opset)  # argument checks first: no torch import, no model load before them
     labels = None
     if getattr(args, "labels", None):
