@@ -24,11 +24,13 @@ def add_triton_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--onnx", metavar="GRAPH", type=Path,
                        help="for an .engine: the ONNX file it was built from (tensor names, dims, metadata)")
     group.add_argument("--plugins", metavar="LIB", type=Path,
-                       help="for an .engine with plugin nodes: libedgeseg_trt_plugins_static.so, copied into DIR")
+                       help="for an .engine with plugin nodes: libedgeseg_trt_plugins_static.so, copied "
+                            "into DIR")
     group.add_argument("--max-batch", type=int, default=ServeOptions.max_batch, metavar="N",
-                       help=f"largest batch Triton forms (default {ServeOptions.max_batch}; an engine: at most "
-                            "its profile's)")
-    group.add_argument("--max-queue-delay-us", type=int, default=ServeOptions.max_queue_delay_us, metavar="US",
+                       help=f"largest batch Triton forms (default {ServeOptions.max_batch}; an engine: "
+                            "at most its profile's)")
+    group.add_argument("--max-queue-delay-us", type=int, default=ServeOptions.max_queue_delay_us,
+                       metavar="US",
                        help=f"dynamic batcher delay (default {ServeOptions.max_queue_delay_us})")
     group.add_argument("--instances", type=int, default=ServeOptions.instances, metavar="N",
                        help="model instances (default 1)")
@@ -38,7 +40,8 @@ def add_triton_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_triton(args: argparse.Namespace) -> int:
     if not args.model or not args.output:
-        raise EdgesegError("give a model and a repository folder: `edgeseg export MODEL --format triton -o DIR`")
+        raise EdgesegError("give a model and a repository folder: "
+                           "`edgeseg export MODEL --format triton -o DIR`")
     root = Path(args.output)
     if root.exists() and not root.is_dir():
         raise EdgesegError(f"-o {root} is a file: --format triton writes a model repository folder")
@@ -56,7 +59,8 @@ def run_triton(args: argparse.Namespace) -> int:
               f"serve it: tritonserver --model-repository={root}{plugins}")
         return 0
     if args.onnx is not None or args.plugins is not None:
-        raise EdgesegError("--onnx and --plugins are for an .engine; a zoo name or .onnx runs on ONNX Runtime")
+        raise EdgesegError("--onnx and --plugins are for an .engine; a zoo name or .onnx runs on "
+                           "ONNX Runtime")
     names = write_repository([args.model], root, options)
     print(f"wrote {root}/{names[0]} (python backend over ONNX Runtime, KIND_CPU)\n"
           f"serve it: tritonserver --model-repository={root} (its Python backend must import edgeseg and "
