@@ -19,6 +19,7 @@ examples:
   edgeseg eval --gt out/demo --split val --pred gt --task all        # sanity check: all metrics 1.0
   edgeseg eval --gt out/shapes --pred preds/bbox.json --task bbox --json
   edgeseg eval --gt out/shapes --pred preds/semantic --task semantic  # folder of label PNGs
+  edgeseg eval --gt out/shapes --pred preds/densecap.json --task densecap --json
   edgeseg eval --gt out/shapes --pred preds/ --task all               # bbox.json, segm.json, ... in preds/
 
 --pred FILE is a COCO results list (bbox, segm, keypoints) or a COCO panoptic JSON whose PNGs lie in
@@ -30,9 +31,9 @@ ground truth against itself.
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
-        help="evaluate predictions: box/mask/keypoint AP, mIoU, PQ",
+        help="evaluate predictions: box/mask/keypoint AP, mIoU, PQ, dense-captioning mAP",
         description="Evaluate predictions against a ShapesWorld/COCO dataset split: box, mask and "
-                    "keypoint AP (pycocotools), semantic mIoU, panoptic PQ/SQ/RQ.",
+                    "keypoint AP (pycocotools), semantic mIoU, panoptic PQ/SQ/RQ, dense-captioning mAP.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,16 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _tasks_to_run(task: str, pred: Path | None) -> list[str]:
-    """`all` with a prediction folder scores the tasks it has predictions for, and says which it skips."""
+def _tasks_to_run(task: str, pred: Path | None, gt: GroundTruth) -> list[str]:
+    """`all` with a prediction folder scores the tasks it has predictions for, and says which it skips;
+    with `--pred gt`, dense captioning only where the split has phrases (captions_<split>.json)."""
     if task != "all":
         return [task]
     if pred is None:
-        return list(TASKS)
+        return [t for t in TASKS if t != "densecap" or gt.captions.is_file()]
     if not pred.is_dir():
         raise EdgesegError(f"--task all needs --pred gt or a prediction folder, and {pred} is not a "
                            "folder: pass a folder with bbox.json, segm.json, keypoints.json, semantic/, "
-                           "panoptic.json")
+                           "panoptic.json, densecap.json")
     found = [t for t in TASKS if prediction_present(pred, t)]
     if not found:
         raise EdgesegError(f"{pred} holds no predictions (bbox.json, segm.json, keypoints.json, "
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                            "or `gt`")
     verbose = bool(getattr(args, "verbose", False))
     results: dict[str, Any] = {}
-    for task in _tasks_to_run(args.task, pred):
+    for task in _tasks_to_run(args.task, pred, gt):
         results[task] = evaluate_task(gt, task, pred, verbose)
     print(summary_table(results))
     if len(results) == 1:

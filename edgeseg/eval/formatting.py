@@ -11,6 +11,7 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR"),
     "semantic": ("mIoU", "pixel_accuracy"),
     "panoptic": ("PQ", "SQ", "RQ", "PQ_things", "PQ_stuff"),
+    "densecap": ("mAP", "detection_mAP", "exact_phrase_accuracy", "matched_token_f1"),
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgeseg.errors import EdgesegError
 
-TASKS: tuple[str, ...] = ("bbox", "segm", "keypoints", "semantic", "panoptic")
+TASKS: tuple[str, ...] = ("bbox", "segm", "keypoints", "semantic", "panoptic", "densecap")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class GroundTruth:
     @property
     def panoptic_pngs(self) -> Path:
         return self.root / "panoptic" / self.split
+
+    @property
+    def captions(self) -> Path:
+        return self.root / "annotations" / f"captions_{self.split}.json"
 
     @property
     def semantic_pngs(self) -> Path:
@@ -66,8 +70,8 @@ def prediction_path(pred: Path, task: str) -> Path:
     """The prediction file or folder for `task`, given what the user passed to --pred.
 
     A file is used as is. A folder is read with the prediction layout: bbox.json, segm.json,
-    keypoints.json, semantic/ (label PNGs named like the ground truth; the folder itself if it has no
-    semantic/ subfolder) and panoptic.json (its PNGs in panoptic/ beside it).
+    keypoints.json, densecap.json, semantic/ (label PNGs named like the ground truth; the folder
+    itself if it has no semantic/ subfolder) and panoptic.json (its PNGs in panoptic/ beside it).
     """
     if not pred.is_dir():
         return pred

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgeseg.errors import EdgesegError
 from edgeseg.eval.coco import coco_from_dict, evaluate_coco, image_sizes
+from edgeseg.eval.densecap import evaluate_regions, ground_truth_regions, prediction_regions
 from edgeseg.eval.from_gt import results_from_gt
 from edgeseg.eval.layout import TASKS, GroundTruth, prediction_path
 from edgeseg.eval.panoptic import evaluate_panoptic
@@ -32,6 +33,17 @@ def evaluate_coco_task(
     return evaluate_coco(coco_gt, results, task, verbose)
 
 
+def evaluate_densecap(gt: GroundTruth, pred: Path | None) -> dict[str, Any]:
+    """Dense-captioning mAP of a densecap.json results list against the split's captions file."""
+    path = gt.require(gt.captions)
+    truth = ground_truth_regions(load_json(path, "captions ground truth"), str(path))
+    if pred is None:
+        return evaluate_regions(truth, truth)
+    pred_path = prediction_path(pred, "densecap")
+    return evaluate_regions(prediction_regions(load_json(pred_path, "densecap predictions"), str(pred_path)),
+                            truth)
+
+
 def evaluate_task(gt: GroundTruth, task: str, pred: Path | None, verbose: bool = False) -> dict[str, Any]:
     """Metrics of one task as a JSON-ready dict (see docs/eval.md for the keys)."""
     if task not in TASKS:
@@ -40,6 +52,8 @@ def evaluate_task(gt: GroundTruth, task: str, pred: Path | None, verbose: bool =
     if task == "semantic":
         pred_dir = None if pred is None else prediction_path(pred, task)
         return evaluate_semantic_folders(gt.require(gt.semantic_pngs), pred_dir).as_dict()
+    if task == "densecap":
+        return evaluate_densecap(gt, pred)
     if task == "panoptic":
         pred_json = None if pred is None else prediction_path(pred, task)
         return evaluate_panoptic(gt.require(gt.panoptic_json), gt.require(gt.panoptic_pngs), pred_json)

@@ -135,8 +135,14 @@ def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, bat
     mask_slots: "valid" for a CPU-only graph whose mask head skips empty slots (see DeployRCNN)."""
     label_set = labels if isinstance(labels, LabelSet) or labels is None else load_labels(labels)
     model, info = load_model(name, weights, random_init)
-    deploy = wrap(model, info, ops, frame_hw, mask_slots)
+    if info.family == "densecap":
+        from edgeseg.export.densecap_wrapper import wrap_densecap
+
+        deploy: DeployModel = wrap_densecap(model, ops, frame_hw)
+    else:
+        deploy = wrap(model, info, ops, frame_hw, mask_slots)
     metadata = deploy_metadata(deploy, info, ops, label_set)
+    metadata.update(getattr(deploy, "extra_metadata", {}))
     if mask_slots != "fixed":
         metadata["edgeseg.mask_slots"] = mask_slots
     return export_deploy(deploy, output, metadata, opset, batch)

@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model, info = zoo.build(args.name)
     out = args.out or Path("runs") / args.name
-    defaults = {"rcnn": (2e-3, None), "fcn": (5e-3, 224), "rcnn_baseline": (2e-3, None)}
+    defaults = {"rcnn": (2e-3, None), "fcn": (5e-3, 224), "rcnn_baseline": (2e-3, None),
+                "densecap": (3e-3, None)}
     lr, crop = defaults[info.family]
     if args.crop is not None:
         if info.family != "fcn":

@@ -22,7 +22,7 @@ from edgeseg.data.categories import KEYPOINT_NAMES, PERSON_ID
 from edgeseg.errors import EdgesegError
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise EdgesegError(f"{path} not found: pass a dataset folder written by `edgeseg data shapes` "
                            "(DIR/annotations/instances_<split>.json)")
@@ -43,9 +43,9 @@ class ShapesDataset(Dataset):
                  with_masks: bool = True) -> None:
         self.root = Path(root)
         self.split = split
-        inst = _read_json(self.root / "annotations" / f"instances_{split}.json")
+        inst = read_json(self.root / "annotations" / f"instances_{split}.json")
         kp_path = self.root / "annotations" / f"person_keypoints_{split}.json"
-        kps = _read_json(kp_path) if kp_path.is_file() else {"annotations": []}
+        kps = read_json(kp_path) if kp_path.is_file() else {"annotations": []}
         self.images = sorted(inst["images"], key=lambda im: im["id"])[:limit]
         self.anns: dict[int, list[dict[str, Any]]] = {im["id"]: [] for im in self.images}
         for a in inst["annotations"]:
@@ -65,11 +65,15 @@ class ShapesDataset(Dataset):
         stem = Path(self.images[index]["file_name"]).stem
         return self.root / "semantic" / self.split / f"{stem}.png"
 
+    def instances(self, index: int) -> list[dict[str, Any]]:
+        """The image's annotations that become targets (boxes at least one pixel wide and high)."""
+        return [a for a in self.anns[self.images[index]["id"]] if a["bbox"][2] >= 1 and a["bbox"][3] >= 1]
+
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
         info = self.images[index]
         image = load_image(self.image_path(index))
         h, w = image.shape[-2:]
-        anns = [a for a in self.anns[info["id"]] if a["bbox"][2] >= 1 and a["bbox"][3] >= 1]
+        anns = self.instances(index)
         xywh = torch.tensor([a["bbox"] for a in anns], dtype=torch.float32).reshape(-1, 4)
         boxes = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1)
         labels = torch.tensor([a["category_id"] for a in anns], dtype=torch.int64)

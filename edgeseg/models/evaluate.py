@@ -22,6 +22,7 @@ from edgeseg.data.coco_writer import ids_to_rgb
 from edgeseg.labels import SHAPESWORLD
 from edgeseg.models.datasets import ShapesDataset, load_image
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse
+from edgeseg.vocab import SHAPES_VOCAB
 
 TASKS_BY_HEAD = {"box": "bbox", "mask": "segm", "keypoint": "keypoints", "semantic": "semantic"}
 
@@ -30,6 +31,8 @@ def tasks_of(family: str, heads: list[str]) -> list[str]:
     """The `edgeseg eval` tasks a model with these heads is scored on."""
     if family == "fcn":
         return ["semantic"]
+    if family == "densecap":
+        return ["bbox", "densecap"]
     tasks = [TASKS_BY_HEAD[h] for h in heads]
     if "mask" in heads and "semantic" in heads:
         tasks.append("panoptic")
@@ -45,7 +48,8 @@ class PredictionWriter:
 
     def __init__(self, out: Path, tasks: list[str]) -> None:
         self.out, self.tasks = out, tasks
-        self.results: dict[str, list[dict[str, Any]]] = {t: [] for t in ("bbox", "segm", "keypoints")}
+        tasks_with_lists = ("bbox", "segm", "keypoints", "densecap")
+        self.results: dict[str, list[dict[str, Any]]] = {t: [] for t in tasks_with_lists}
         self.panoptic: list[dict[str, Any]] = []
         out.mkdir(parents=True, exist_ok=True)
         for sub in ("semantic", "panoptic"):
@@ -62,6 +66,10 @@ class PredictionWriter:
                 rle = mask_utils.encode(m)
                 rle["counts"] = rle["counts"].decode("ascii")
                 self.results["segm"].append({**base, "segmentation": rle})
+            if "densecap" in self.tasks:
+                phrase = SHAPES_VOCAB.detokenize(det["tokens"][i].tolist())
+                self.results["densecap"].append({"image_id": image_id, "bbox": _xywh(box),
+                                                 "score": base["score"], "caption": phrase})
             if "keypoints" in self.tasks and label == PERSON_ID:
                 kp = det["keypoints"][i].clone()
                 kp[:, 2] = 1.0
@@ -158,7 +166,8 @@ def subset_split(data: Path, split: str, limit: int, dest: Path) -> Path:
     images = sorted(instances["images"], key=lambda im: im["id"])[:limit]
     keep = {im["id"] for im in images}
     (dest / "annotations").mkdir(parents=True, exist_ok=True)
-    for name in (f"instances_{split}.json", f"person_keypoints_{split}.json", f"panoptic_{split}.json"):
+    for name in (f"instances_{split}.json", f"person_keypoints_{split}.json", f"panoptic_{split}.json",
+                 f"captions_{split}.json"):
         if not (ann / name).is_file():
             continue
         doc = json.loads((ann / name).read_text(encoding="utf-8"))

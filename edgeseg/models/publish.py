@@ -21,8 +21,10 @@ from edgeseg.models import zoo
 from edgeseg.models.evaluate import evaluate, tasks_of
 
 HEADLINE = {"bbox": ["AP", "AP50"], "segm": ["AP", "AP50"], "keypoints": ["AP", "AP50"], "semantic": ["mIoU"],
-            "panoptic": ["All.PQ", "Things.PQ", "Stuff.PQ"]}
-GUARD = {"bbox": "AP", "segm": "AP", "keypoints": "AP", "semantic": "mIoU", "panoptic": "All.PQ"}
+            "panoptic": ["All.PQ", "Things.PQ", "Stuff.PQ"],
+            "densecap": ["mAP", "detection_mAP", "exact_phrase_accuracy", "matched_token_f1"]}
+GUARD = {"bbox": "AP", "segm": "AP", "keypoints": "AP", "semantic": "mIoU", "panoptic": "All.PQ",
+         "densecap": "mAP"}
 
 
 def headline(metrics: dict[str, Any], keys: dict[str, Any]) -> dict[str, float]:

@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader, Subset
 from edgeseg.data.categories import CATEGORIES, IGNORE_LABEL
 from edgeseg.errors import EdgesegError
 from edgeseg.models.datasets import ShapesDataset, collate
+from edgeseg.models.densecap import densecap_losses
+from edgeseg.models.densecap_data import CaptionDataset
 
 log = logging.getLogger(__name__)
 Batch = tuple[list[Tensor], list[dict[str, Tensor]]]
@@ -65,7 +67,9 @@ def fcn_losses(model: nn.Module, batch: Batch) -> dict[str, Tensor]:
 
 
 LOSS_FNS: dict[str, Callable[[nn.Module, Batch], dict[str, Tensor]]] = {
-    "rcnn": rcnn_losses, "rcnn_baseline": rcnn_losses, "fcn": fcn_losses}
+    "rcnn": rcnn_losses, "rcnn_baseline": rcnn_losses, "fcn": fcn_losses, "densecap": densecap_losses}
+# Families whose targets need more than ShapesDataset reads (densecap: each box's phrase).
+DATASETS: dict[str, type[ShapesDataset]] = {"densecap": CaptionDataset}
 
 
 def random_crop(batch: Batch, size: int, rng: random.Random) -> Batch:
@@ -140,7 +144,8 @@ def train(model: nn.Module, family: str, opts: TrainOptions) -> Path:
     ckpt_path = opts.out / "checkpoint.pt"
     ckpt = load_checkpoint(ckpt_path) if opts.resume else None  # a bad file fails before any work
     opts.out.mkdir(parents=True, exist_ok=True)
-    dataset = ShapesDataset(opts.data, "train", limit=opts.images, with_masks=family == "rcnn")
+    dataset = DATASETS.get(family, ShapesDataset)(opts.data, "train", limit=opts.images,
+                                                  with_masks=family == "rcnn")
     if len(dataset) == 0:
         raise EdgesegError(f"{opts.data} has no training images: generate some with `edgeseg data shapes`")
     steps_per_epoch = len(dataset) // opts.batch_size

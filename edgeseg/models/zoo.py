@@ -32,8 +32,8 @@ class ModelInfo:
     """What a deploy step needs to know about a model besides its tensors."""
 
     name: str
-    family: str  # rcnn | rcnn_baseline | fcn | torchvision
-    task: str  # detection | instance | keypoints | panoptic | semantic | multitask
+    family: str  # rcnn | rcnn_baseline | fcn | densecap | torchvision
+    task: str  # detection | instance | keypoints | panoptic | semantic | multitask | densecap
     classes: list[str]
     input_size: int
     config: dict[str, Any]
@@ -126,6 +126,10 @@ def build(name: str) -> tuple[nn.Module, ModelInfo]:
         from edgeseg.models.rcnn_baseline import build_rcnn_baseline
 
         model, heads, classes = build_rcnn_baseline(config), ["box"], [c.name for c in THINGS]
+    elif family == "densecap":
+        from edgeseg.models.densecap import build_densecap
+
+        model, heads, classes = build_densecap(config), ["box", "caption"], [c.name for c in THINGS]
     else:
         raise EdgesegError(f"zoo entry {name!r} has unknown family {family!r}: the zoo index is damaged")
     weights = ZOO_DIR / entry["weights"] if entry.get("weights") else None

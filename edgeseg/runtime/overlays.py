@@ -236,6 +236,17 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray | None,
     return out
 
 
+def draw_captions(image: np.ndarray, boxes: np.ndarray, captions: Sequence[str], colors: np.ndarray
+                  ) -> np.ndarray:
+    """Each phrase on its box's colour, just inside the box's bottom-left corner."""
+    out = image.copy()
+    for k, (box, text) in enumerate(zip(np.rint(boxes).astype(np.int32), captions, strict=True)):
+        if text:
+            color = (int(colors[k][0]), int(colors[k][1]), int(colors[k][2]))
+            _label(out, text, int(box[0]), int(box[3]) - 1, color)
+    return out
+
+
 def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, threshold: float = 0.05,
                    skeleton: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """Skeleton lines (1-based joint pairs, from the label set) between confident joints (one OpenCV
@@ -261,7 +272,8 @@ def render(result: FrameResult, image: np.ndarray | None = None, score_threshold
     """The frame with everything the result holds drawn on it (a new array).
 
     One map: the panoptic map if there is one (it already shows the fused instance masks and the
-    stuff), else the semantic map with the instance masks over it; then boxes and keypoints. Names
+    stuff), else the semantic map with the instance masks over it; then boxes, keypoints, and the
+    phrases of dense captioning (when there is one per box). Names
     and colours: `label_set`, else the result's (its model's), else ids.
     """
     labels = label_set or result.labels or IDS
@@ -289,6 +301,9 @@ def render(result: FrameResult, image: np.ndarray | None = None, score_threshold
                          None if result.scores is None else result.scores[keep], colors, labels)
         if result.keypoints is not None:
             out = draw_keypoints(out, result.keypoints[keep], skeleton=labels.skeleton)
+        if result.captions is not None and len(result.captions) == result.num_instances:
+            phrases = [c for c, k in zip(result.captions, keep, strict=True) if k]
+            out = draw_captions(out, result.boxes[keep], phrases, colors)
     elif out is result.image or out is image:
         out = out.copy()
     return out

@@ -33,6 +33,7 @@ class FrameResult:
     (pasted on demand by `full_masks`, which is what most consumers need but not all pay for).
     keypoints: [K,J,3] float32 (x, y, score). semantic: [H,W] uint8 index into `labels.categories`.
     panoptic: [H,W] int32 segment ids (0 = void) described by `segments`.
+    captions: one phrase per box (dense captioning), in box order.
     timestamps: monotonic seconds per stage end ("capture", "decode", ..., "sink").
     labels: the model's label set (set by its adapter), which overlays and `to_json` name ids with;
     None: ids only.

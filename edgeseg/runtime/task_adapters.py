@@ -1,8 +1,9 @@
 """The adapter for graphs written by `edgeseg export`, built from the graph's own metadata (no torch).
 
 An exported graph takes uint8 RGB frames [B,H,W,3] of one fixed size and returns fixed-size outputs
-(boxes, scores, classes, num_dets, masks [B,K,28,28], keypoints [B,K,J,3], semantic [B,H,W]; see
-docs/export.md). `DeployAdapter` reads the `edgeseg.*` metadata_props to know which of those exist;
+(boxes, scores, classes, num_dets, masks [B,K,28,28], keypoints [B,K,J,3], semantic [B,H,W],
+tokens [B,K,T] for dense captioning; see docs/export.md). `DeployAdapter` reads the `edgeseg.*`
+metadata_props to know which of those exist (and `edgeseg.vocabulary` to turn tokens into phrases);
 frames of another size are letterboxed to the graph's size in numpy and the results mapped back.
 Masks stay per-box in `FrameResult.box_masks` (pasted on demand); panoptic graphs are fused here, pasting
 only the instances fusion can use. The graph's label set (`edgeseg.labels`, see edgeseg.labels) rides
@@ -23,8 +24,9 @@ from edgeseg.runtime.onnx_file import load_onnx
 from edgeseg.runtime.panoptic_fusion import FusionParams, fuse_crops
 from edgeseg.runtime.postprocess import Letterbox, MaskCrop, mask_crops
 from edgeseg.runtime.results import FrameResult
+from edgeseg.vocab import Vocabulary, vocabulary_from_metadata
 
-TASKS = ("detection", "instance", "keypoints", "semantic", "panoptic")
+TASKS = ("detection", "instance", "keypoints", "semantic", "panoptic", "densecap")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class DeployInfo:
     mask_threshold: float
     ops: str
     labels: LabelSet = field(default=IDS)
+    vocabulary: Vocabulary | None = None  # dense captioning: what the `tokens` output's ids mean
 
     @classmethod
     def from_props(cls, props: Mapping[str, str], source: str) -> DeployInfo:
@@ -54,13 +57,17 @@ class DeployInfo:
                        height=int(entry["height"]), width=int(entry["width"]),
                        outputs=list(json.loads(props["edgeseg.outputs"])),
                        mask_threshold=float(props.get("edgeseg.mask_threshold", "0.5")),
-                       ops=props.get("edgeseg.ops", "edgeseg"), labels=labels_from_metadata(props, source))
+                       ops=props.get("edgeseg.ops", "edgeseg"), labels=labels_from_metadata(props, source),
+                       vocabulary=vocabulary_from_metadata(props, source))
         except (KeyError, ValueError, TypeError) as exc:
             raise EdgesegError(f"{source} has damaged edgeseg metadata ({type(exc).__name__}: {exc}): "
                                "re-export it with `edgeseg export`") from None
         if info.task not in TASKS:
             raise EdgesegError(f"{source} declares task {info.task!r}, which this edgeseg version does not "
                                f"know ({', '.join(TASKS)}): upgrade edgeseg or re-export the model")
+        if "tokens" in info.outputs and info.vocabulary is None:
+            raise EdgesegError(f"{source} has a tokens output but no edgeseg.vocabulary metadata to read it "
+                               "with: re-export it with `edgeseg export`")
         return info
 
 
@@ -112,6 +119,8 @@ def decode(outputs: Mapping[str, np.ndarray], info: DeployInfo, result: FrameRes
         if "keypoints" in outputs:
             points = np.asarray(outputs["keypoints"], dtype=np.float32)[:n]
             result.keypoints = letterbox.points_to_frame(points) if letterbox else points
+        if "tokens" in outputs and info.vocabulary is not None:
+            result.captions = [info.vocabulary.detokenize(row) for row in np.asarray(outputs["tokens"])[:n]]
     if "semantic" in outputs:
         semantic = np.asarray(outputs["semantic"])
         result.semantic = letterbox.map_to_frame(semantic) if letterbox else semantic

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 
 from edgeseg.data import person
@@ -38,10 +37,8 @@ def _expected_shape_phrase(frame, areas: list[int], k: int) -> str:
     if nearest is None:
         return text
     dx, dy = nearest.cx - thing.cx, nearest.cy - thing.cy
-    if abs(dx) >= abs(dy):
-        where = "left of" if dx > 0 else "right of"
-    else:
-        where = "above" if dy > 0 else "below"
+    horizontal = "left of" if dx > 0 else "right of"
+    where = horizontal if abs(dx) >= abs(dy) else "above" if dy > 0 else "below"
     name = CATEGORY_BY_ID[nearest.category_id].name
     return f"{text} {where} a {nearest.color_name} {name}"
 
