@@ -154,6 +154,32 @@ def in_process(model: str, streams: int, frames: int, threads: int) -> Run:
             backend.close()
 
 
+def batching_ceiling(model: str, threads: int, sizes: tuple[int, ...] = (1, 4, 8)) -> dict[int, float]:
+    """ms per frame of one in-process session at each batch size, on the streams' own frames: the most
+    that batching (Triton's or anyone's) can save on this machine."""
+    from edgeseg.runtime.resolve import open_model
+    from edgeseg.runtime.sources import open_source
+
+    with open_source(source(0, max(sizes))) as frames:
+        images = [f.image for f in frames]
+    adapter, backend = open_model(model, "ort", threads=threads)
+    try:
+        name = adapter.info.input_name
+        feed = np.concatenate([adapter.preprocess(image)[0][name] for image in images])
+        backend.infer({name: feed[:1]})  # warm
+        ms = {}
+        for n in sizes:
+            start, calls = time.perf_counter(), 0
+            while calls < 3 or time.perf_counter() - start < 1.0:
+                for i in range(0, max(sizes), n):
+                    backend.infer({name: feed[i:i + n]})
+                calls += 1
+            ms[n] = (time.perf_counter() - start) * 1000 / (calls * max(sizes))
+        return ms
+    finally:
+        backend.close()
+
+
 def mismatches(run: Run, reference: Run) -> int:
     """Delivered frames whose results differ from the in-process run's (same stream, same frame)."""
     bad = 0
@@ -237,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         goals.append(("served / in-process at 1 stream", ratios[1], SINGLE_GOAL))
     if 4 in ratios:
         goals.append(("served / in-process aggregate at 4 streams", ratios[4], BATCH_GOAL))
-    print()
+    ceiling = batching_ceiling(args.model, args.threads)
+    print("\nin-process ms per frame by batch size (the most batching can save here): "
+          + ", ".join(f"batch {n}: {ms:.1f}" for n, ms in ceiling.items())
+          + f"; batch 4 vs 1: {ceiling[1] / ceiling[4]:.2f}x\n")
     for text, value, goal in goals:
         print(f"{text}: {value:.2f}x (goal >= {goal}x): {'met' if value >= goal else 'MISSED'}")
     for p in problems:
