@@ -146,3 +146,21 @@ def test_tensorrt_plan_export_refuses_what_triton_could_not_load(tmp_path: Path)
         write_plan_model(_engine(tmp_path / "x", graph, low=2), graph, tmp_path / "d", plugins=static)
     fcn = write_plan_model(_engine(tmp_path / "y", other), other, tmp_path / "e")  # no plugins, no library
     assert "edgeseg.plugin_library" not in (tmp_path / "e" / fcn / "config.pbtxt").read_text()
+
+
+def test_a_fixed_batch_engine_keeps_its_batch_axis_and_is_not_batched_by_triton(tmp_path: Path) -> None:
+    pytest.importorskip("tritonclient.grpc")
+    from edgeseg.runtime.onnx_file import load_onnx
+    from edgeseg.runtime.resolve import find_model
+    from edgeseg.serve.plan import write_plan_model
+
+    proto = load_onnx(find_model(MODEL))
+    for value in (*proto.graph.input, *proto.graph.output):  # as `edgeseg export --batch 1` writes it
+        value.type.tensor_type.shape.dim[0].dim_value = 1
+    graph = tmp_path / "fcn_batch1.onnx"
+    graph.write_bytes(proto.SerializeToString())
+    name = write_plan_model(_engine(tmp_path / "engine", graph), graph, tmp_path / "repo")
+    config = _config(tmp_path / "repo" / name / "config.pbtxt")
+    assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
+    assert [(t.name, list(t.dims)) for t in (*config.input, *config.output)] == [
+        ("images", [1, 320, 320, 3]), ("semantic", [1, 320, 320])]
