@@ -1,7 +1,7 @@
 """Load test: N concurrent `shapes://` streams against one Triton server vs each running ONNX Runtime itself.
 
 Usage: python benchmarks/bench_serve_load.py [--model mask_rcnn] [--frames 16] [--streams 1,2,4,8]
-                                             [--restart-streams 4] [--threads 0] [--max-batch 8]
+                                             [--restart-streams 4] [--threads 0] [--instances 1]
 
 Each stream is one `Pipeline` (policy `all`, sources at fps=0, so every stream pushes frames as fast as
 it is answered: the figures are under saturation, and latency includes queueing). Served: every
@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="streams in the kill-and-restart run (0: skip it; default 4)")
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime threads per session, server and in-process alike (0: all cores)")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="server model instances, one process each (default 1)")
     parser.add_argument("--max-batch", type=int, default=8,
                         help="Triton's largest dynamic batch (default 8)")
     parser.add_argument("--max-queue-delay-us", type=int, default=2000,
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--frames must be >= 2 and every stream count >= 1")
     name = model_name(args.model)
     options = ServeOptions(max_batch=args.max_batch, max_queue_delay_us=args.max_queue_delay_us,
-                           threads=args.threads)
+                           instances=args.instances, threads=args.threads)
     lines = ["| mode | streams | frames/s | p50 ms | p99 ms | lost | differ | batches (size:executions) |",
              "|---|---|---|---|---|---|---|---|"]
     ratios: dict[int, float] = {}
@@ -255,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(f"{remote.lost} frames lost across the restart")
                 print(lines[-1], flush=True)
     print(f"\nmodel {name}, {args.frames} frames per stream, 320x320, ORT threads {args.threads or 'all'}, "
-          f"max batch {args.max_batch}, delay {args.max_queue_delay_us} us; "
+          f"server instances {args.instances}, max batch {args.max_batch}, "
+          f"delay {args.max_queue_delay_us} us; "
           f"{time.monotonic() - started:.0f} s\n")
     print("\n".join(lines))
     goals = []
