@@ -21,10 +21,13 @@ examples:
   edgeseg eval --gt out/shapes --pred preds/semantic --task semantic  # folder of label PNGs
   edgeseg eval --gt out/shapes --pred preds/densecap.json --task densecap --json
   edgeseg eval --gt out/shapes --pred preds/ --task all               # bbox.json, segm.json, ... in preds/
+  edgeseg eval --model mask_rcnn --gt out/shapes --task all           # run a deploy graph, then score it
+  edgeseg eval --model my.onnx --gt instances.json --images photos/ --task all  # your COCO data
 
 --pred FILE is a COCO results list (bbox, segm, keypoints) or a COCO panoptic JSON whose PNGs lie in
 the folder of the same name; --pred DIR is a prediction folder (see docs/eval.md); --pred gt scores the
-ground truth against itself.
+ground truth against itself. --model runs a zoo name, .onnx or .engine over the split's images (or, with
+a COCO instances JSON as --gt, over --images) through the runtime, then scores what it wrote.
 """
 
 
@@ -37,11 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--gt", required=True, type=Path, metavar="DIR",
-                        help="dataset folder (images/, annotations/, semantic/, panoptic/)")
+    parser.add_argument("--gt", required=True, type=Path, metavar="DIR|JSON",
+                        help="dataset folder (images/, annotations/, semantic/, panoptic/), or with --model "
+                             "a COCO instances/keypoints JSON file")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
-    parser.add_argument("--pred", required=True, metavar="FILE_OR_DIR|gt",
+    parser.add_argument("--pred", metavar="FILE_OR_DIR|gt",
                         help="prediction file or folder, or `gt` to use the ground truth as predictions")
+    parser.add_argument("--model", metavar="MODEL",
+                        help="instead of --pred: a zoo name, .onnx or .engine to run over the images first")
+    parser.add_argument("--images", type=Path, metavar="DIR",
+                        help="with --model and a JSON --gt: the folder its file_name entries are in")
+    parser.add_argument("--backend", default="auto", help="with --model: auto, ort, trt or triton://HOST:PORT")
+    parser.add_argument("--limit", type=int, metavar="N", help="with --model: the first N images only")
+    parser.add_argument("--keep-pred", type=Path, metavar="DIR",
+                        help="with --model: keep the written predictions here (default: a temporary folder)")
+    parser.add_argument("--no-progress", action="store_true", help="with --model: no progress bar")
     parser.add_argument("--task", required=True, choices=[*TASKS, "all"], help="what to score")
     parser.add_argument("--json", action="store_true",
                         help="print the metrics as one JSON object on the last line")
@@ -79,6 +92,15 @@ def _rounded(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.pred is None) == (args.model is None):
+        raise EdgesegError("pass either --pred (predictions to score) or --model (a model to run, then "
+                           "score), not both")
+    if args.model is not None:
+        from edgeseg.eval.model_eval import evaluate_model
+
+        return _report(evaluate_model(args.model, args.gt, args.task, split=args.split, images=args.images,
+                                      backend=args.backend, limit=args.limit, keep_pred=args.keep_pred,
+                                      progress=not args.no_progress), args.json)
     gt = GroundTruth(args.gt, args.split)
     pred = None if args.pred == "gt" else Path(args.pred)
     if pred is not None and not pred.exists():
@@ -88,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     for task in _tasks_to_run(args.task, pred, gt):
         results[task] = evaluate_task(gt, task, pred, verbose)
+    return _report(results, args.json)
+
+
+def _report(results: dict[str, Any], as_json: bool) -> int:
+    """The summary table, the per-class table when one task was scored, and the JSON line if asked."""
     print(summary_table(results))
     if len(results) == 1:
         task, metrics = next(iter(results.items()))
@@ -95,6 +122,6 @@ def run(args: argparse.Namespace) -> int:
         if detail:
             print()
             print(detail)
-    if args.json:
+    if as_json:
         print(json.dumps(_rounded(results), sort_keys=True))
     return 0

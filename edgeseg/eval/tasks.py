@@ -22,7 +22,12 @@ def evaluate_coco_task(
     gt: GroundTruth, task: str, pred: Path | None, verbose: bool = False
 ) -> dict[str, float]:
     """Box, mask or keypoint AP of a COCO results file against the split's instance annotations."""
-    gt_path = gt.require(gt.coco_json(task))
+    return evaluate_coco_file(gt.require(gt.coco_json(task)), task, pred, verbose)
+
+
+def evaluate_coco_file(gt_path: Path, task: str, pred: Path | None,
+                       verbose: bool = False) -> dict[str, float]:
+    """Box, mask or keypoint AP of a COCO results file against one COCO annotation file."""
     coco_gt = coco_from_dict(load_json(gt_path, f"{task} ground truth"), str(gt_path), verbose)
     if pred is None:
         results = results_from_gt(coco_gt, task)

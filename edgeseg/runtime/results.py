@@ -105,7 +105,7 @@ class FrameResult:
             if self.scores is not None:
                 ann["score"] = float(self.scores[k])
             if masks is not None:
-                ann["segmentation"] = _rle(masks[k])
+                ann["segmentation"] = rle(masks[k])
             if self.keypoints is not None:
                 ann["keypoints"] = [float(v) for v in self.keypoints[k].reshape(-1)]
                 ann["num_keypoints"] = int((self.keypoints[k, :, 2] > 0).sum())
@@ -113,13 +113,13 @@ class FrameResult:
         record["annotations"] = annotations
         if self.semantic is not None:
             record["semantic"] = [{"label": int(label), **self._semantic_name(int(label)),
-                                   "segmentation": _rle(self.semantic == label)}
+                                   "segmentation": rle(self.semantic == label)}
                                   for label in np.unique(self.semantic)]
         if self.panoptic is not None:
             record["segments_info"] = [
                 {"id": s.id, "category_id": s.category_id, **self._name(s.category_id),
                  "isthing": int(s.isthing), "score": s.score,
-                 "area": int((self.panoptic == s.id).sum()), "segmentation": _rle(self.panoptic == s.id)}
+                 "area": int((self.panoptic == s.id).sum()), "segmentation": rle(self.panoptic == s.id)}
                 for s in self.segments or []]
         if self.captions is not None:
             record["captions"] = list(self.captions)
@@ -133,7 +133,7 @@ class FrameResult:
         return {"category_id": cat.id, "category_name": cat.name}
 
 
-def _rle(mask: np.ndarray) -> dict[str, Any]:
+def rle(mask: np.ndarray) -> dict[str, Any]:
     """COCO run-length encoding of one [H,W] bool mask, JSON-ready (counts as str)."""
     from pycocotools import mask as mask_utils
 

@@ -1,4 +1,5 @@
-"""Result sinks by URI: `out.mp4` (annotated video), `results.jsonl`, `display://`, a Python callback.
+"""Result sinks by URI: `out.mp4` (annotated video), `results.jsonl`, `preds.json` (COCO results),
+`display://`, a Python callback.
 
 Sinks get every delivered result in order, plus the rendered overlay when they asked for one
 (`needs_image`). The pipeline closes them on every way out (end, error, Ctrl-C); the video sink also
@@ -106,6 +107,59 @@ class JsonlSink(Sink):
                 self._file.close()
             except OSError as err:
                 self._cut_to_whole_lines()
+                raise write_failed(self.path, err, self.frames) from None
+
+
+class CocoResultsSink(Sink):
+    """A COCO results list (detections, RLE masks, keypoints) that `edgeseg eval --pred` and pycocotools
+    read; each frame's image id is its frame number (0, 1, ... in source order). Entries are written
+    as frames arrive, so memory stays flat; the closing bracket comes at close, which the pipeline
+    runs on every way out (a frame that fails to write leaves the list closed after the last whole one).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.frames = self.entries = 0
+        self._whole = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: Any = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - lives until close
+            self._file.write("[")
+            self._whole = self._file.tell()
+        except OSError as err:
+            raise EdgesegError(f"cannot write {self.path}: {err.strerror}; pick a writable path") from err
+
+    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        from edgeseg.runtime.coco_results import coco_entries
+
+        text = "".join(("," if self.entries + k else "") + "\n" + json.dumps(e, separators=(",", ":"))
+                       for k, e in enumerate(coco_entries(result, result.frame_id)))
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as err:
+            self._close_after_whole_entries()
+            raise write_failed(self.path, err, self.frames) from None
+        self.entries += text.count("\n")
+        self.frames += 1
+        self._whole = self._file.tell()
+
+    def _close_after_whole_entries(self) -> None:
+        """After a failed write: drop the half-written frame and close the list if the disk allows."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self._whole)
+            with open(self.path, "a", encoding="utf-8") as tail:
+                tail.write("\n]\n")
+
+    def close(self) -> None:
+        if not self._file.closed:
+            try:
+                self._file.write("\n]\n")
+                self._file.close()
+            except OSError as err:
+                self._close_after_whole_entries()
                 raise write_failed(self.path, err, self.frames) from None
 
 
@@ -249,7 +303,7 @@ def check_sinks(specs: list[Any], source_uri: str | None) -> None:
         path = sink_path(spec)
         if path is None:
             continue
-        if path.suffix.lower() not in (".jsonl", *VIDEO_SUFFIXES):
+        if path.suffix.lower() not in (".jsonl", ".json", *VIDEO_SUFFIXES):
             open_sink(spec)  # raises the "unknown sink" error with the list of kinds
         if source_uri and "://" not in source_uri:
             source = Path(source_uri[len("file://"):] if source_uri.startswith("file://") else source_uri)
@@ -275,7 +329,9 @@ def open_sink(spec: str | Path | Sink | Callable[[FrameResult], Any], fps: float
     suffix = Path(text).suffix.lower()
     if suffix == ".jsonl":
         return JsonlSink(text)
+    if suffix == ".json":
+        return CocoResultsSink(text)
     if suffix in VIDEO_SUFFIXES:
         return VideoSink(text, fps=fps)
     raise EdgesegError(f"unknown sink {text!r}: use a video file ({', '.join(VIDEO_SUFFIXES)}), "
-                       "a .jsonl file, display:// or a Python callable")
+                       "a .jsonl file, a .json file (COCO results), display:// or a Python callable")
