@@ -36,6 +36,7 @@ open_model = resolve.open_model
 
 EXAMPLE = """examples:
   edgeseg run panoptic_rcnn --source clip.mp4 --sink out.mp4 --sink results.jsonl
+  edgeseg run mask_rcnn --source 'photos/*.jpg' --sink preds.json   # COCO results for pycocotools
   edgeseg run model.onnx --source 'shapes://?fps=30&size=640x480' --sink display:// --policy live
   edgeseg run model.fp16.engine --source /dev/video0 --sink display:// --backend trt --batch 2
   edgeseg run --backend triton://127.0.0.1:8001/mask_rcnn --source shapes:// --sink results.jsonl
@@ -56,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "backend that names its model)")
     p.add_argument("--source", required=True, metavar="URI", help="where frames come from (see below)")
     p.add_argument("--sink", action="append", required=True, metavar="URI",
-                   help="where results go; repeat for several")
+                   help="where results go: out.mp4 (overlays), results.jsonl (one record per frame), "
+                        "preds.json (COCO results, image id = frame number), display://; repeat for several")
     p.add_argument("--policy", choices=["live", "all"], default=None,
                    help="live: drop old frames when behind; all: lose none (default: live for cameras "
                         "and streams, all for files)")
