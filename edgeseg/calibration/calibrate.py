@@ -203,7 +203,7 @@ def calibrate_file(
     model = load_model(src)
     graph_input = GraphInput.of(model)
     files = pick_files(data, recipe)
-    check_all(graph_input, files)
+    check_all(files)
     manifest = build_manifest(files)
     ranges = collect_ranges(
         model,

@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", nargs="?", type=Path,
                         help="FP32 ONNX graph (usually model.trt.onnx), or a zoo model name as in "
                         "`edgeseg run`")
-    parser.add_argument("--data", type=Path, help="folder of calibration images at the graph's frame size")
+    parser.add_argument("--data", type=Path,
+                        help="calibration images: a folder of JPEG/PNG images (any size: letterboxed as the "
+                             "runtime does) or a video file (-n diverse frames are picked from it first)")
     parser.add_argument(
         "--recipe", type=Path, help="recipe YAML (default: built-in defaults, as in calibration/default.yaml)"
     )
@@ -78,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="select calibration frames from a video or image folder instead",
     )
     parser.add_argument("-n", type=int, default=256, help="frames to select (default 256)")
+    parser.add_argument("--stride", type=int, default=1, metavar="K",
+                        help="look at every K-th frame of a video (or folder) when selecting (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="selection seed (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -91,23 +95,49 @@ def run(args: argparse.Namespace) -> int:
         from edgeseg.calibration.select import select_frames
 
         picked = select_frames(args.select_from, args.n, args.out, seed=args.seed,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, stride=args.stride)
         print(
             f"selected {len(picked.files)} of {picked.frames_seen} frames ({picked.candidates} after "
             f"dropping consecutive near-duplicates) into {args.out}; set sha256 {picked.set_sha256}"
         )
         return 0
     if args.model is None or args.data is None:
-        raise EdgesegError("calibration needs a model and --data DIR (or --select-from to pick frames)")
-    from edgeseg.calibration.calibrate import calibrate_file, check_outputs
+        raise EdgesegError("calibration needs a model and --data DIR_OR_VIDEO (or --select-from to pick "
+                           "frames)")
+    from edgeseg.calibration.calibrate import check_outputs
 
     check_outputs(args.model, args.out, args.cpu_out, args.cache_out)  # before the [ort] check and any work
     import onnx  # noqa: F401 - the [ort] extra: missing, the CLI names it before any work starts
     import onnxruntime  # noqa: F401
 
+    if args.data.is_file():
+        return _calibrate_from_video(args)
+    return _calibrate(args, args.data)
+
+
+def _calibrate_from_video(args: argparse.Namespace) -> int:
+    """--data VIDEO: pick -n diverse frames (every --stride-th) into a temporary folder, calibrate on it."""
+    import tempfile
+
+    from edgeseg.calibration.select import VIDEO_SUFFIXES, select_frames
+
+    if args.data.suffix.lower() not in VIDEO_SUFFIXES:
+        raise EdgesegError(f"--data {args.data} is a file but not a video ({', '.join(VIDEO_SUFFIXES)}): "
+                           "pass a folder of images or a video")
+    with tempfile.TemporaryDirectory(prefix="edgeseg-calib-") as tmp:
+        picked = select_frames(args.data, args.n, Path(tmp) / "frames", seed=args.seed,
+                               progress=not args.no_progress, stride=args.stride)
+        print(f"calibrating on {len(picked.files)} frames picked from {picked.frames_seen} of {args.data}")
+        return _calibrate(args, Path(tmp) / "frames")
+
+
+def _calibrate(args: argparse.Namespace, data: Path) -> int:
+    """Calibrate args.model on the images in `data` and write what was asked for."""
+    from edgeseg.calibration.calibrate import calibrate_file
+
     outcome = calibrate_file(
         resolve_graph(args.model),
-        args.data,
+        data,
         args.out,
         recipe=args.recipe,
         budget=args.budget,

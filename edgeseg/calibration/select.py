@@ -27,8 +27,8 @@ MIN_DISTANCE = 4.0
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 
-def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(label, RGB uint8 frame) from a video file or an image folder, in order."""
+def iter_frames(source: Path, stride: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """(label, RGB uint8 frame) of every `stride`-th frame of a video file or image folder, in order."""
     source = Path(source)
     if source.is_dir():
         files = list_images(source)
@@ -37,7 +37,7 @@ def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
                 f"{source} has no images ({', '.join(IMAGE_SUFFIXES)}): pass a folder of frames "
                 "or a video file"
             )
-        for path in files:
+        for path in files[::stride]:
             yield path.stem, read_rgb(path)
         return
     if not source.is_file() or source.suffix.lower() not in VIDEO_SUFFIXES:
@@ -55,7 +55,8 @@ def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
             ok, bgr = capture.read()
             if not ok:
                 break
-            yield f"{source.stem}_{index:06d}", np.ascontiguousarray(bgr[:, :, ::-1])
+            if index % stride == 0:
+                yield f"{source.stem}_{index:06d}", np.ascontiguousarray(bgr[:, :, ::-1])
             index += 1
     finally:
         capture.release()
@@ -104,12 +105,16 @@ def select_frames(
     seed: int = 0,
     min_distance: float = MIN_DISTANCE,
     progress: bool = True,
+    stride: int = 1,
 ) -> Selection:
-    """Write the selected frames to `out_dir` as PNGs, plus manifest.json; return what was written."""
+    """Write the selected frames to `out_dir` as PNGs, plus manifest.json; return what was written.
+    `stride` looks at every stride-th source frame only (a long video, neighbours nearly equal)."""
     from tqdm import tqdm
 
     if n < 1:
         raise EdgesegError(f"-n must be >= 1, got {n}")
+    if stride < 1:
+        raise EdgesegError(f"--stride must be >= 1, got {stride}")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise EdgesegError(f"output folder {out_dir} is not empty: pass a new folder")
@@ -117,7 +122,7 @@ def select_frames(
     keep: list[int] = []
     seen = 0
     for index, (_, rgb) in enumerate(
-        tqdm(iter_frames(source), desc="thumbnails", unit="frame", disable=not progress)
+        tqdm(iter_frames(source, stride), desc="thumbnails", unit="frame", disable=not progress)
     ):
         seen += 1
         thumb = thumbnail(rgb)
@@ -136,7 +141,7 @@ def select_frames(
     wanted = {keep[i]: rank for rank, i in enumerate(picked)}
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = [Path()] * len(picked)
-    for index, (label, rgb) in enumerate(iter_frames(source)):
+    for index, (label, rgb) in enumerate(iter_frames(source, stride)):
         if index in wanted:
             path = out_dir / f"{wanted[index]:04d}_{label}.png"
             Image.fromarray(rgb).save(path)

@@ -38,12 +38,11 @@ def test_too_small_set(calib_set, tmp_path):
 @pytest.mark.parametrize(
     ("image", "message"),
     [
-        (np.zeros((32, 64, 3), np.uint8), "64x32 but the graph takes 64x64"),
         (np.zeros((64, 64), np.uint8), "1 channel"),
         (np.zeros((64, 64, 4), np.uint8), "4 channel"),
     ],
 )
-def test_wrong_size_or_channels(calib_set, tmp_path, image, message):
+def test_wrong_channels(calib_set, tmp_path, image, message):
     frames = _copy_frames(calib_set.frames, tmp_path / "frames", 10)
     Image.fromarray(image).save(frames / "zzz_bad.png")
     out = tmp_path / "o.onnx"
