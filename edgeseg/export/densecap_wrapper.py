@@ -2,9 +2,10 @@
 
 Outputs: the detection outputs (boxes, scores, classes, num_dets; see wrappers.py) plus
 `tokens` [B,K,T] int32, the greedy decoder unrolled for T = max_tokens steps on each of the K
-detection slots (<pad> after <eos> and in empty slots). Region features come from the detector's
-RoIAlign spec through the deploy ops (one edgeseg::RoIAlign node per read: box, context, image),
-so the graph is as static as the detector's and needs no loop op. The vocabulary rides in the
+detection slots (<pad> after <eos> and in empty slots). Regions are read as in eager torch
+(models/densecap_regions.py) with the deploy ops' RoIAlign: the detector's FPN pooler spec for
+features, one level at scale 1 for pixels; the nearest-neighbour pick is pairwise matrices over the
+K slots, so the graph is as static as the detector's and needs no loop op. The vocabulary rides in the
 metadata (`edgeseg.vocabulary`), so the torch-free runtime turns tokens into words.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ from torch import Tensor
 from edgeseg.export.deploy_ops import DeployOps, get_ops
 from edgeseg.export.rcnn_static import pool
 from edgeseg.export.wrappers import DETECTION_OUTPUTS, DeployModel, DeployRCNN
-from edgeseg.models.densecap import DenseCap, normalised, pooled_regions
+from edgeseg.models.densecap import POOLED, DenseCap
+from edgeseg.models.densecap_regions import NEIGHBOUR_SCORE, Readers, describe
 from edgeseg.vocab import METADATA_KEY, PAD, SHAPES_VOCAB
 
 
@@ -37,18 +39,26 @@ class DeployDenseCap(DeployModel):
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         r = self.rcnn  # the detection half of DeployRCNN.forward, keeping the features for the captions
-        features = r.backbone(r.input(images))
+        x = r.input(images)
+        features = r.backbone(x)
         proposals, valid = r.rpn(r.ops, list(features.values()))
         logits, regression = r.box_predictor(r.box_head(pool(r.ops, r.box_pool, features, proposals)))
         boxes, scores, labels, _, num = r.detector(r.ops, logits, regression, proposals, valid)
         batch, k = boxes.shape[:2]
-        hw = self.geometry.padded_hw
-        maps = pooled_regions(lambda b: pool(r.ops, r.box_pool, features, b), boxes, hw)
-        state = self.head.region_state(*maps, normalised(boxes, hw).reshape(-1, 4))
-        tokens = self.head.greedy(state).reshape(batch, k, -1)
-        filled = torch.arange(k)[None, :, None] < num.to(torch.int64)[:, None, None]
-        tokens = torch.where(filled, tokens, torch.full_like(tokens, PAD)).to(torch.int32)
+        filled = torch.arange(k)[None, :] < num.to(torch.int64)[:, None]
+        read = Readers(features=lambda b: pool(r.ops, r.box_pool, features, b),
+                       pixels=lambda b: self._pixels(x, b))
+        regions = describe(read, boxes, labels.to(torch.int64), filled & (scores >= NEIGHBOUR_SCORE),
+                           self.geometry.padded_hw, self.head.config.num_classes)
+        tokens = self.head.greedy(self.head.region_state(regions)).reshape(batch, k, -1)
+        tokens = torch.where(filled[..., None], tokens, torch.full_like(tokens, PAD)).to(torch.int32)
         return self.boxes_to_frame(boxes), scores, labels, num, tokens
+
+    def _pixels(self, x: Tensor, boxes: Tensor) -> Tensor:
+        """RoIAlign of the normalised input itself (one level, scale 1), as the eager torchvision call."""
+        batch, k = boxes.shape[:2]
+        batch_idx = torch.arange(batch)[:, None].expand(batch, k).reshape(-1)
+        return self.rcnn.ops.roi_align([x], boxes.reshape(-1, 4), batch_idx, POOLED, 2, True, False, [1.0])
 
 
 def wrap_densecap(model: Any, ops: str | DeployOps = "edgeseg",

@@ -5,26 +5,26 @@ this module's parameters and state dict, so `densecap.pt` stores the caption hea
 and training touches the head only. Why frozen: on a CPU the head trains in minutes on RoIAlign
 features of ground-truth boxes (with jitter), while the detector took hours.
 
-Each region is read through the detector's own RoIAlign three times (the box, the box grown
-CONTEXT_SCALE times around its centre, the whole image) plus its normalised corners; phrases such
-as "left of a blue square" need to see beyond the box. A GRU cell written with plain Linear layers
-(so the unrolled decoder exports to MatMul/Sigmoid/Tanh) starts from that feature and emits
-`max_tokens` ids: teacher-forced in training, greedy (argmax) otherwise.
+What a region is read with (its box, context, pixels, class, and its nearest neighbour's) is in
+`densecap_regions`. A GRU cell written with plain Linear layers (so the unrolled decoder exports to
+MatMul/Sigmoid/Tanh) starts from that and emits `max_tokens` ids: teacher-forced in training,
+greedy (argmax) otherwise.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import roi_align
 
 from edgeseg.models.config import DictConfig
+from edgeseg.models.densecap_regions import NEIGHBOUR_SCORE, Readers, RegionInputs, describe
 from edgeseg.vocab import BOS, EOS, MAX_TOKENS, PAD, SHAPES_VOCAB
 
-CONTEXT_SCALE = 3.0
+POOLED = 7  # side of every pooled map (the detector's box pooler size)
 
 
 @dataclass
@@ -37,23 +37,10 @@ class DenseCapConfig(DictConfig):
     hidden: int = 256
     embed: int = 64
     vocab_size: int = len(SHAPES_VOCAB)
+    num_classes: int = 6  # the detector's, background included
     max_tokens: int = MAX_TOKENS + 1
     jitter: float = 0.1  # training: box corners move by up to this fraction of the box size
     copies: int = 2  # training: jittered copies of each ground-truth box
-
-
-def context_boxes(boxes: Tensor, hw: tuple[int, int]) -> Tensor:
-    """Boxes (xyxy, last axis) grown CONTEXT_SCALE times about their centres, clipped to the image."""
-    centre = (boxes[..., :2] + boxes[..., 2:]) / 2
-    half = (boxes[..., 2:] - boxes[..., :2]) * (CONTEXT_SCALE / 2)
-    grown = torch.cat([centre - half, centre + half], dim=-1)
-    limit = torch.tensor([hw[1], hw[0], hw[1], hw[0]], dtype=boxes.dtype)
-    return torch.minimum(grown.clamp(min=0), limit)
-
-
-def normalised(boxes: Tensor, hw: tuple[int, int]) -> Tensor:
-    """Box corners as fractions of the image width and height."""
-    return boxes / torch.tensor([hw[1], hw[0], hw[1], hw[0]], dtype=boxes.dtype)
 
 
 class GRUStep(nn.Module):
@@ -76,20 +63,22 @@ class GRUStep(nn.Module):
 class CaptionHead(nn.Module):
     """Pooled region maps -> initial state -> token ids (greedy) or logits (teacher forcing)."""
 
-    def __init__(self, config: DenseCapConfig, channels: int, pooled: int = 7) -> None:
+    def __init__(self, config: DenseCapConfig, channels: int) -> None:
         super().__init__()
         self.config = config
         self.reduce = nn.Sequential(nn.Conv2d(channels, config.reduced_channels, 1), nn.ReLU())
-        flat = 3 * config.reduced_channels * pooled * pooled + 4
+        area = POOLED * POOLED
+        flat = 3 * config.reduced_channels * area + 2 * 3 * area + 2 * config.num_classes + 7
         self.init = nn.Sequential(nn.Linear(flat, config.hidden), nn.Tanh())
         self.embed = nn.Embedding(config.vocab_size, config.embed)
         self.cell = GRUStep(config.embed, config.hidden)
         self.out = nn.Linear(config.hidden, config.vocab_size)
 
-    def region_state(self, box: Tensor, context: Tensor, image: Tensor, corners: Tensor) -> Tensor:
-        """[N,C,S,S] x3 pooled maps + [N,4] normalised corners -> initial GRU state [N,hidden]."""
-        maps = [self.reduce(m).flatten(1) for m in (box, context, image)]
-        return self.init(torch.cat([*maps, corners], dim=1))
+    def region_state(self, regions: RegionInputs) -> Tensor:
+        """The regions' inputs (densecap_regions.describe) -> initial GRU state [N, hidden]."""
+        maps = [self.reduce(m).flatten(1) for m in regions.feature_maps]
+        pixels = [m.flatten(1) for m in regions.pixel_maps]
+        return self.init(torch.cat([*maps, *pixels, regions.vector], dim=1))
 
     def teacher_forced(self, h: Tensor, targets: Tensor) -> Tensor:
         """Logits [N,T,V] predicting `targets` [N,T] from <bos> + targets[:, :-1]."""
@@ -111,18 +100,6 @@ class CaptionHead(nn.Module):
             tokens.append(torch.where(done, torch.full_like(token, PAD), token))
             done = done | (token == EOS)
         return torch.stack(tokens, dim=1)
-
-
-PoolFn = Callable[[Tensor], Tensor]
-
-
-def pooled_regions(pool_fn: PoolFn, boxes: Tensor, hw: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
-    """The three pooled maps of boxes [B,K,4] (network pixels): box, context, whole image (per box)."""
-    batch, k = boxes.shape[:2]
-    whole = torch.tensor([0.0, 0.0, float(hw[1]), float(hw[0])], dtype=boxes.dtype).expand(batch, 1, 4)
-    image = pool_fn(whole.contiguous())
-    image = image[:, None].expand(batch, k, *image.shape[1:]).reshape(batch * k, *image.shape[1:])
-    return pool_fn(boxes), pool_fn(context_boxes(boxes, hw)), image
 
 
 class DenseCap(nn.Module):
@@ -149,17 +126,14 @@ class DenseCap(nn.Module):
         self.detector.eval()  # frozen: BatchNorm statistics and dropout stay as trained
         return self
 
-    def _pool_fn(self, features: dict[str, Tensor], hw: tuple[int, int]) -> PoolFn:
+    def _state(self, features: dict[str, Tensor], image: Tensor, boxes: Tensor, labels: Tensor,
+               candidate: Tensor) -> Tensor:
+        """Initial states of one image's regions boxes [1,K,4] (network pixels), labels [1,K]."""
+        hw = (int(image.shape[-2]), int(image.shape[-1]))
         pooler = self.detector.roi_heads.box_roi_pool
-
-        def pool(boxes: Tensor) -> Tensor:
-            return pooler(features, list(boxes), [hw] * boxes.shape[0])
-
-        return pool
-
-    def _state(self, features: dict[str, Tensor], boxes: Tensor, hw: tuple[int, int]) -> Tensor:
-        maps = pooled_regions(self._pool_fn(features, hw), boxes, hw)
-        return self.head.region_state(*maps, normalised(boxes, hw).reshape(-1, 4))
+        read = Readers(features=lambda b: pooler(features, list(b), [hw]),
+                       pixels=lambda b: roi_align(image, list(b), POOLED, 1.0, 2, aligned=True))
+        return self.head.region_state(describe(read, boxes, labels, candidate, hw, self.config.num_classes))
 
     def jittered(self, boxes: Tensor, hw: tuple[int, int]) -> Tensor:
         """`copies` randomly moved and scaled versions of boxes [N,4] (what detections look like)."""
@@ -182,10 +156,12 @@ class DenseCap(nn.Module):
             features = det.backbone(image_list.tensors)
             proposals, _ = det.rpn(image_list, features)
             detections, _ = det.roi_heads(features, proposals, image_list.image_sizes)
-        hw = tuple(image_list.tensors.shape[-2:])
         for i, d in enumerate(detections):
             one = {k: v[i:i + 1] for k, v in features.items()}
-            d["tokens"] = self.head.greedy(self._state(one, d["boxes"][None], hw))  # type: ignore[arg-type]
+            candidate = (d["scores"] >= NEIGHBOUR_SCORE)[None]
+            state = self._state(one, image_list.tensors[i:i + 1], d["boxes"][None], d["labels"][None],
+                                candidate)
+            d["tokens"] = self.head.greedy(state)
         return det.transform.postprocess(detections, image_list.image_sizes, original)
 
     def _loss(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> Tensor:
@@ -193,14 +169,16 @@ class DenseCap(nn.Module):
         with torch.no_grad():
             image_list, resized = det.transform(images, [{"boxes": t["boxes"]} for t in targets])
             features = det.backbone(image_list.tensors)
-        hw = tuple(image_list.tensors.shape[-2:])
+        hw = (int(image_list.tensors.shape[-2]), int(image_list.tensors.shape[-1]))
         states, words = [], []
         for i, t in enumerate(targets):
             if len(t["captions"]) == 0:
                 continue
-            boxes = self.jittered(resized[i]["boxes"], hw)  # type: ignore[arg-type]
+            boxes = self.jittered(resized[i]["boxes"], hw)[None]
+            labels = t["labels"].repeat(self.config.copies)[None]
             one = {k: v[i:i + 1] for k, v in features.items()}
-            states.append(self._state(one, boxes[None], hw))  # type: ignore[arg-type]
+            candidate = torch.ones_like(labels, dtype=torch.bool)
+            states.append(self._state(one, image_list.tensors[i:i + 1], boxes, labels, candidate))
             words.append(t["captions"].repeat(self.config.copies, 1))
         if not states:
             return torch.zeros((), requires_grad=True)
@@ -209,13 +187,12 @@ class DenseCap(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=PAD)
 
 
-def build_densecap(config: DenseCapConfig | dict[str, Any], random_detector: bool = False) -> DenseCap:
-    """DenseCap on the trained zoo detector named by `config.detector` (random weights if asked:
-    tests that only need shapes)."""
+def build_densecap(config: DenseCapConfig | dict[str, Any]) -> DenseCap:
+    """DenseCap on the trained zoo detector named by `config.detector` (its weights loaded, frozen)."""
     from edgeseg.models import zoo
 
     cfg = config if isinstance(config, DenseCapConfig) else DenseCapConfig.from_dict(config)
-    detector = zoo.build(cfg.detector)[0] if random_detector else zoo.get(cfg.detector)[0]
+    detector = zoo.get(cfg.detector)[0]
     return DenseCap(cfg, detector)
 
 
