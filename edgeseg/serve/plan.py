@@ -77,34 +77,49 @@ def deploy_info(graph: GraphFacts, meta: EngineMetadata, onnx_path: Path, engine
     return engine_info(meta, cast(Any, graph), str(engine))  # reads only inputs() and outputs()
 
 
-def engine_batch(meta: EngineMetadata, input_name: str, engine: Path) -> tuple[int, int]:
-    """(min, max) batch of the engine's optimization profile for the frame input."""
-    profile = meta.build_flags.get("profiles", {}).get(input_name)
+def max_batch_size(meta: EngineMetadata, frames: TensorSpec, engine: Path, options: ServeOptions) -> int:
+    """Triton's max_batch_size: 0 for a fixed-batch graph, else --max-batch capped by the engine profile."""
+    if isinstance(frames.shape[0], int):  # Triton then sends whole [N, H, W, 3] tensors, unbatched
+        return 0
+    profile = meta.build_flags.get("profiles", {}).get(frames.name)
     if not profile:
-        raise EdgesegError(f"{engine}'s sidecar records no optimization profile for {input_name!r}: "
+        raise EdgesegError(f"{engine}'s sidecar records no optimization profile for {frames.name!r}: "
                            "rebuild it with `edgeseg build --max-batch N` (a dynamic-batch graph needs one)")
-    return int(profile["min"][0]), int(profile["max"][0])
+    low, high = int(profile["min"][0]), int(profile["max"][0])
+    if low > 1:
+        raise EdgesegError(f"{engine}'s profile starts at batch {low}, but Triton sends batches from 1: "
+                           "rebuild it with `edgeseg build --min-batch 1`")
+    return min(options.max_batch, high)
 
 
-def check_plugin_library(path: Path) -> None:
-    """Refuse the loadLibrary build: Triton only dlopens, which registers nothing from that one."""
-    if not path.is_file():
-        raise EdgesegError(f"plugin library {path} not found: build it (plugins/README.md) and pass "
+def check_plugin_library(library: Path, root: Path) -> None:
+    """Refuse the loadLibrary build (Triton only dlopens, which registers nothing from that one) and a
+    second, different library of the same name in the repository (Triton loads one per server)."""
+    if not library.is_file():
+        raise EdgesegError(f"plugin library {library} not found: build it (plugins/README.md) and pass "
                            "libedgeseg_trt_plugins_static.so")
-    if b"getCreators\x00" in path.read_bytes():  # an exported entry point's name in the dynamic symbols
-        raise EdgesegError(f"{path} is the loadLibrary build (it exports getCreators): Triton only dlopens "
-                           "plugin libraries, so pass the one that registers on load, "
+    if b"getCreators\x00" in library.read_bytes():  # an exported entry point's name in the dynamic symbols
+        raise EdgesegError(f"{library} is the loadLibrary build (it exports getCreators): Triton only "
+                           "dlopens plugin libraries, so pass the one that registers on load, "
                            "libedgeseg_trt_plugins_static.so")
+    copy = root / library.name
+    if copy.exists() and sha256_file(copy) != sha256_file(library):
+        raise EdgesegError(f"{copy} is another build of {library.name}: Triton loads one per server, so "
+                           "export every engine of this repository with the same plugin library")
 
 
 def write_plan_model(engine: str | Path, onnx_path: str | Path, root: str | Path,
                      options: ServeOptions | None = None, plugins: str | Path | None = None) -> str:
     """`root/<name>/` with config.pbtxt (platform tensorrt_plan, KIND_GPU) and 1/model.plan; returns the name.
 
-    The model's max batch is the smaller of `options.max_batch` and the engine profile's maximum.
+    `onnx_path` is the graph the engine was built from; `plugins` the plugin library (static build),
+    needed when that graph holds plugin nodes. Everything is checked before anything is written.
     """
+    from edgeseg.runtime.backends.triton import deploy_props
+
     options = (options or ServeOptions()).check()
     engine, onnx_path, root = Path(engine), Path(onnx_path), Path(root)
+    library = Path(plugins) if plugins is not None else None
     if engine.suffix != ".engine" or not engine.is_file():
         raise EdgesegError(f"{engine} is not an engine file: build one with `edgeseg build MODEL.onnx`")
     meta = read_sidecar(engine)
@@ -116,37 +131,24 @@ def write_plan_model(engine: str | Path, onnx_path: str | Path, root: str | Path
     if len(inputs) != 1 or len(inputs[0].shape) != 4:
         raise EdgesegError(f"{onnx_path} does not take one [B,H,W,3] frame input: it was not exported "
                            "by edgeseg")
-    if graph.plugins and plugins is None:
+    if graph.plugins and library is None:
         raise EdgesegError(f"{onnx_path} holds edgeseg plugin nodes: pass --plugins "
                            "libedgeseg_trt_plugins_static.so (built for the server's TensorRT)")
-    if plugins is not None:
-        check_plugin_library(Path(plugins))
-
-    from edgeseg.runtime.backends.triton import deploy_props
-
-    lead = inputs[0].shape[0]
-    if isinstance(lead, int):  # a fixed-batch graph: Triton sends whole [lead, H, W, 3] tensors
-        max_batch = 0
-    else:
-        low, high = engine_batch(meta, inputs[0].name, engine)
-        if low > 1:
-            raise EdgesegError(f"{engine}'s profile starts at batch {low}, but Triton sends batches from 1: "
-                               "rebuild it with `edgeseg build --min-batch 1`")
-        max_batch = min(options.max_batch, high)
+    if library is not None:
+        check_plugin_library(library, root)
+    batch = max_batch_size(meta, inputs[0], engine, options)
+    params = dict(deploy_props(deploy_info(graph, meta, onnx_path, engine)))
+    params["edgeseg.engine"] = json.dumps({"precision": meta.precision, "target": meta.target.describe(),
+                                           "sha256": meta.engine_sha256})
     name = model_name(str(engine)) if meta.model_name in ("", "?") else model_name(meta.model_name)
     root.mkdir(parents=True, exist_ok=True)
     folder = model_folder(root, name)
     shutil.copy2(engine, folder / "1" / PLAN_FILE)
     shutil.copy2(engine.with_name(engine.name + ".json"), folder / "1" / f"{PLAN_FILE}.json")
-    params = dict(deploy_props(deploy_info(graph, meta, onnx_path, engine)))
-    params["edgeseg.engine"] = json.dumps({"precision": meta.precision, "target": meta.target.describe(),
-                                           "sha256": meta.engine_sha256})
-    if plugins is not None:
-        library = Path(plugins)
-        if not (root / library.name).exists():
-            shutil.copy2(library, root / library.name)
+    if library is not None:
+        shutil.copy2(library, root / library.name)
         params["edgeseg.plugin_library"] = library.name  # relative to the repository root
     text = config_pbtxt(name, inputs, outputs, params, options, runtime='platform: "tensorrt_plan"',
-                        kind="KIND_GPU", max_batch=max_batch)
+                        kind="KIND_GPU", max_batch=batch)
     (folder / "config.pbtxt").write_text(text, encoding="utf-8")
     return name

@@ -144,6 +144,10 @@ def test_tensorrt_plan_export_refuses_what_triton_could_not_load(tmp_path: Path)
         write_plan_model(engine, other, tmp_path / "c", plugins=static)
     with pytest.raises(EdgesegError, match="starts at batch 2"):
         write_plan_model(_engine(tmp_path / "x", graph, low=2), graph, tmp_path / "d", plugins=static)
+    write_plan_model(engine, graph, tmp_path / "e", plugins=static)
+    static.write_bytes(b"\x7fELF registerCreator, rebuilt")
+    with pytest.raises(EdgesegError, match="another build of"):  # Triton loads one library per server
+        write_plan_model(_engine(tmp_path / "z", graph), graph, tmp_path / "e", plugins=static)
     fcn = write_plan_model(_engine(tmp_path / "y", other), other, tmp_path / "e")  # no plugins, no library
     assert "edgeseg.plugin_library" not in (tmp_path / "e" / fcn / "config.pbtxt").read_text()
 
