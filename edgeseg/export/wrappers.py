@@ -14,6 +14,8 @@ that is the reference the exported graph is tested against.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 from typing import Any
 
 import torch
@@ -50,6 +52,22 @@ class DeployModel(nn.Module):
 
     def boxes_to_frame(self, boxes: Tensor) -> Tensor:
         return self.scale_to_frame(boxes.reshape(*boxes.shape[:-1], 2, 2)).reshape(boxes.shape)
+
+
+def describe_levels(pooler: Any, features: dict[str, Tensor], resized_hw: tuple[int, int]) -> Pooler:
+    """describe_pooler for the levels torchvision's pooler really pools: it keeps the named maps the
+    backbone has (in the backbone's order), maps boxes to levels k_min..k_max (the first and last
+    map's scales) and indexes that list with them. So of MobileNetV3 FPN's maps ('0', '1', 'pool', all
+    stride 32) only '0' is ever pooled; our op gives consecutive levels consecutive scales, so the
+    unreachable maps are dropped."""
+    present = copy.copy(pooler)
+    present.featmap_names = [name for name in features if name in pooler.featmap_names]
+    spec = describe_pooler(present, features, resized_hw)
+    reachable = round(math.log2(spec.spatial_scales[0] / spec.spatial_scales[-1])) + 1
+    if reachable >= len(spec.featmap_names):
+        return spec
+    return dataclasses.replace(spec, featmap_names=spec.featmap_names[:reachable],
+                               spatial_scales=spec.spatial_scales[:reachable])
 
 
 def _rcnn_task(heads: list[str]) -> str:
@@ -91,7 +109,8 @@ class DeployRCNN(DeployModel):
         per_level = [int(f.shape[-2] * f.shape[-1]) * model.rpn.anchor_generator.num_anchors_per_location()[i]
                      for i, f in enumerate(features.values())]
         self.rpn = StaticRPN(model.rpn, anchors, per_level, self.geometry.resized_hw)
-        self.box_pool = describe_pooler(heads.box_roi_pool, features, self.geometry.resized_hw)
+        resized = self.geometry.resized_hw
+        self.box_pool = describe_levels(heads.box_roi_pool, features, resized)
         self.box_head, self.box_predictor = heads.box_head, heads.box_predictor
         self.detector = StaticDetector(heads.box_coder, float(heads.score_thresh), float(heads.nms_thresh),
                                        int(heads.detections_per_img), self.geometry.resized_hw)
@@ -99,11 +118,11 @@ class DeployRCNN(DeployModel):
         self.keypoint_pool: Pooler | None = None
         head_names = ["box"]
         if getattr(heads, "mask_predictor", None) is not None:
-            self.mask_pool = describe_pooler(heads.mask_roi_pool, features, self.geometry.resized_hw)
+            self.mask_pool = describe_levels(heads.mask_roi_pool, features, resized)
             self.mask_head, self.mask_predictor = heads.mask_head, heads.mask_predictor
             head_names.append("mask")
         if getattr(heads, "keypoint_predictor", None) is not None:
-            self.keypoint_pool = describe_pooler(heads.keypoint_roi_pool, features, self.geometry.resized_hw)
+            self.keypoint_pool = describe_levels(heads.keypoint_roi_pool, features, resized)
             self.keypoint_head, self.keypoint_predictor = heads.keypoint_head, heads.keypoint_predictor
             head_names.append("keypoint")
         self.semantic_head = getattr(model, "semantic_head", None)
@@ -266,6 +285,10 @@ def wrap(model: Any, info: Any, ops: str | DeployOps = "edgeseg",
     deploy_ops = get_ops(ops) if isinstance(ops, str) else ops
     size = int(info.input_size)
     hw = frame_hw or (size, size)
+    if info.family == "torchvision" and info.task == "semantic":
+        from edgeseg.export.tv_semantic import DeployTorchvisionSemantic
+
+        return DeployTorchvisionSemantic(model, size, hw)
     if info.family in ("rcnn", "torchvision"):
         return DeployRCNN(model, deploy_ops, hw, mask_slots)
     if info.family == "fcn":

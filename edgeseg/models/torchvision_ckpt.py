@@ -1,61 +1,67 @@
-"""Bring-your-own torchvision detector: a state-dict file of fasterrcnn/maskrcnn/keypointrcnn_resnet50_fpn.
+"""Bring-your-own torchvision model: a state-dict file of one of torchvision's detection or semantic builders.
 
-The architecture is recognised from the tensor names (mask or keypoint predictor present), the
-number of classes from the classifier's shape; torchvision's own builder makes the model (no
-download: weights=None), so outputs are torchvision's, bit for bit.
+The architecture is recognised from the tensor names (edgeseg.models.torchvision_archs), the number
+of classes from the classifier's shape; torchvision's own builder makes the model (no download:
+weights=None, weights_backbone=None), so outputs are torchvision's, bit for bit.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor, nn
-from torchvision.models import detection
+from torchvision.models import detection, get_model_weights, segmentation
 
-from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
+from edgeseg.models.torchvision_archs import EXPECTED, Recognised, recognise
 from edgeseg.models.zoo import ModelInfo, load_weights, read_state_dict
 
-ARCHS = {
-    "keypointrcnn_resnet50_fpn": ("keypoints", detection.keypointrcnn_resnet50_fpn,
-                                  detection.KeypointRCNN_ResNet50_FPN_Weights.DEFAULT),
-    "maskrcnn_resnet50_fpn": ("instance", detection.maskrcnn_resnet50_fpn,
-                              detection.MaskRCNN_ResNet50_FPN_Weights.DEFAULT),
-    "fasterrcnn_resnet50_fpn": ("detection", detection.fasterrcnn_resnet50_fpn,
-                                detection.FasterRCNN_ResNet50_FPN_Weights.DEFAULT),
-}
-EXPECTED = "a torchvision fasterrcnn/maskrcnn/keypointrcnn_resnet50_fpn state dict"
+# torchvision's semantic eval preset resizes the shorter side to 520 (SemanticSegmentation(resize_size=520))
+SEMANTIC_SHORT_SIDE = 520
 
 
-def detect_arch(state: dict[str, Tensor], path: Path) -> str:
-    """Which torchvision builder made these tensors."""
-    needed = ("roi_heads.box_predictor.cls_score.weight", "backbone.body.layer4.2.conv3.weight")
-    if any(k not in state for k in needed):
-        raise EdgesegError(f"{path} is not {EXPECTED} (no ResNet-50 FPN box predictor tensors); "
-                           "pass a zoo model name or such a file")
-    if any(k.startswith("roi_heads.keypoint_predictor.") for k in state):
-        return "keypointrcnn_resnet50_fpn"
-    if any(k.startswith("roi_heads.mask_predictor.") for k in state):
-        return "maskrcnn_resnet50_fpn"
-    return "fasterrcnn_resnet50_fpn"
+def build_torchvision(found: Recognised) -> nn.Module:
+    """torchvision's builder for `found`, untrained, with the file's class count and head options."""
+    module = segmentation if found.task == "semantic" else detection
+    builder = getattr(module, found.arch)
+    return builder(weights=None, weights_backbone=None, num_classes=found.num_classes, **found.kwargs)
 
 
-def load_torchvision_checkpoint(path: Path) -> tuple[nn.Module, ModelInfo]:
-    """torchvision's model with the file's weights, in eval mode, and zoo-style metadata."""
+def _with_frozen_norm_counters(state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+    """A checkpoint trained from torchvision's pretrained backbone has FrozenBatchNorm2d layers, which
+    keep no `num_batches_tracked`; the untrained builder makes BatchNorm2d. The counter is unused in
+    eval, so the model's own fills the gap."""
+    own = model.state_dict()
+    counters = {k: v for k, v in own.items() if k.endswith(".num_batches_tracked") and k not in state}
+    return {**counters, **state}
+
+
+def _class_names(found: Recognised) -> list[str]:
+    """torchvision's category names when the class count is its dataset's, else generic names."""
+    names = list(get_model_weights(found.arch).DEFAULT.meta["categories"])  # type: ignore[attr-defined]
+    first = 0 if found.task == "semantic" else 1  # detectors' index 0 is background, not a class
+    if len(names) != found.num_classes:
+        names = [f"class_{i}" for i in range(found.num_classes)]
+    return names[first:]
+
+
+def _heads(task: str) -> list[str]:
+    heads = {"instance": ["box", "mask"], "keypoints": ["box", "keypoint"], "semantic": ["semantic"]}
+    return heads.get(task, ["box"])
+
+
+def load_torchvision_checkpoint(path: Path, arch: str | None = None) -> tuple[nn.Module, ModelInfo]:
+    """torchvision's model with the file's weights, in eval mode, and zoo-style metadata; `arch`
+    names the builder where the tensors cannot (the two MobileNetV3 FPN detectors)."""
     state = read_state_dict(path, EXPECTED)
-    arch = detect_arch(state, path)
-    task, builder, reference = ARCHS[arch]
-    num_classes = int(state["roi_heads.box_predictor.cls_score.weight"].shape[0])
-    kwargs = {}
-    if arch == "keypointrcnn_resnet50_fpn":
-        kwargs["num_keypoints"] = int(state["roi_heads.keypoint_predictor.kps_score_lowres.weight"].shape[1])
-    model = builder(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
-    load_weights(model, state, path, f"torchvision {arch} with {num_classes} classes")
-    names = list(reference.meta["categories"])
-    classes = names[1:] if len(names) == num_classes else [f"class_{i}" for i in range(1, num_classes)]
-    heads = ["box"] + {"instance": ["mask"], "keypoints": ["keypoint"]}.get(task, [])
-    info = ModelInfo(name=path.stem, family="torchvision", task=task, classes=classes,
-                     input_size=int(model.transform.min_size[0]),
-                     config={"arch": arch, "num_classes": num_classes},
-                     heads=heads,
-                     weights=path, sha256=sha256_file(path), extra={"torchvision_arch": arch})
+    found = recognise(state, path, arch)
+    model = build_torchvision(found)
+    load_weights(model, _with_frozen_norm_counters(state, model), path,
+                 f"torchvision {found.arch} with {found.num_classes} classes")
+    transform: Any = getattr(model, "transform", None)
+    size = int(transform.min_size[0]) if transform is not None else SEMANTIC_SHORT_SIDE
+    config: dict[str, Any] = {"arch": found.arch, "num_classes": found.num_classes, **found.kwargs}
+    info = ModelInfo(name=path.stem, family="torchvision", task=found.task, classes=_class_names(found),
+                     input_size=size, config=config, heads=_heads(found.task), weights=path,
+                     sha256=sha256_file(path), extra={"torchvision_arch": found.arch})
     return model.eval(), info
