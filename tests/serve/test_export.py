@@ -59,8 +59,9 @@ def test_exported_cpu_repository_serves_the_same_maps_as_onnx_runtime(tmp_path: 
     assert len(np.unique(want)) > 1  # the maps say something
 
 
-def _engine(folder: Path, graph: Path, low: int = 1, high: int = 4) -> Path:
-    """A stand-in engine with a real sidecar in `folder`: built from `graph`, batch profile low..high."""
+def _engine(folder: Path, graph: Path, low: int = 1, high: int = 4, **facts: Any) -> Path:
+    """A stand-in engine with a real sidecar in `folder`: built from `graph`, batch profile low..high,
+    `facts` (task, classes, ...) as `edgeseg build` records them."""
     from edgeseg.hashing import sha256_file
     from edgeseg.trt.sidecar import EngineMetadata, Target, write_sidecar
 
@@ -72,7 +73,7 @@ def _engine(folder: Path, graph: Path, low: int = 1, high: int = 4) -> Path:
         model_name=graph.stem, model_sha256=sha256_file(graph), precision="fp16",
         target=Target("10.3.0.30", "Orin", (8, 7)), engine_sha256=sha256_file(engine),
         build_flags={"profiles": {"images": {"min": [low, *shape], "opt": [high, *shape],
-                                             "max": [high, *shape]}}}))
+                                             "max": [high, *shape]}}}, **facts))
     return engine
 
 
@@ -152,19 +153,27 @@ def test_tensorrt_plan_export_refuses_what_triton_could_not_load(tmp_path: Path)
     assert "edgeseg.plugin_library" not in (tmp_path / "e" / fcn / "config.pbtxt").read_text()
 
 
-def test_a_fixed_batch_engine_keeps_its_batch_axis_and_is_not_batched_by_triton(tmp_path: Path) -> None:
+def test_fixed_batch_engine_keeps_its_batch_axis_and_takes_metadata_from_the_sidecar(tmp_path: Path) -> None:
     pytest.importorskip("tritonclient.grpc")
     from edgeseg.runtime.onnx_file import load_onnx
     from edgeseg.runtime.resolve import find_model
+    from edgeseg.runtime.task_adapters import DeployAdapter, DeployInfo
     from edgeseg.serve.plan import write_plan_model
 
+    want = DeployAdapter(find_model(MODEL)).info
     proto = load_onnx(find_model(MODEL))
     for value in (*proto.graph.input, *proto.graph.output):  # as `edgeseg export --batch 1` writes it
         value.type.tensor_type.shape.dim[0].dim_value = 1
+    del proto.metadata_props[:]  # as a graph pass that drops the metadata leaves it
     graph = tmp_path / "fcn_batch1.onnx"
     graph.write_bytes(proto.SerializeToString())
-    name = write_plan_model(_engine(tmp_path / "engine", graph), graph, tmp_path / "repo")
+    engine = _engine(tmp_path / "engine", graph, task=want.task, classes=want.classes, input_size=[320, 320],
+                     labels=json.loads(want.labels.dumps()))
+    name = write_plan_model(engine, graph, tmp_path / "repo")
     config = _config(tmp_path / "repo" / name / "config.pbtxt")
     assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
     assert [(t.name, list(t.dims)) for t in (*config.input, *config.output)] == [
         ("images", [1, 320, 320, 3]), ("semantic", [1, 320, 320])]
+    got = DeployInfo.from_props({k: v.string_value for k, v in config.parameters.items()}, "config")
+    assert (got.task, got.classes, got.labels, got.height, got.width) == (
+        want.task, want.classes, want.labels, want.height, want.width)
