@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from edgeseg.errors import EdgesegError
+from edgeseg.models.torchvision_archs import ARCH_NAMES
 from edgeseg.outputs import check_output_file
 
 # Opsets the export supports, spelled here so the CLI can refuse a bad --opset before importing
@@ -27,6 +28,8 @@ EXAMPLE = """examples:
   edgeseg export maskrcnn_resnet50_fpn.pth -o maskrcnn.onnx --input-size 480x640 --batch 1
   edgeseg export faster_rcnn -o faster_onnxops.onnx --ops onnx
   edgeseg export my_maskrcnn.pth -o maskrcnn.onnx --labels labels.yaml   # your class names
+  edgeseg export my_deeplab.pth -o deeplab.onnx --input-size 480x640   # semantic; 21 classes: VOC labels
+  edgeseg export detector.pth -o det.onnx --arch fasterrcnn_mobilenet_v3_large_320_fpn
   edgeseg export --zoo            # every zoo model -> edgeseg/zoo/<name>.onnx + onnx.json (sha256)
 """
 
@@ -44,7 +47,8 @@ def _hw(text: str) -> tuple[int, int]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", help="export a model to a deploy ONNX graph", epilog=EXAMPLE,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="zoo model name or torchvision *_resnet50_fpn state-dict file")
+    p.add_argument("model", nargs="?", help="zoo model name or torchvision state-dict file (R-CNNs, FCN, "
+                                            "DeepLabV3, LR-ASPP; see docs/export.md)")
     p.add_argument("-o", "--output", help="ONNX file to write")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                    help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
@@ -59,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="label set written into the graph (YAML or JSON: names, ids, thing/stuff, colours, "
                         "keypoints, skeleton; or shapesworld, coco, coco_panoptic); default: the zoo's, "
                         "COCO for a 91-class torchvision checkpoint, else ids")
+    p.add_argument("--arch", choices=ARCH_NAMES, metavar="NAME",
+                   help="torchvision builder of a state-dict file, where its tensors cannot tell (the two "
+                        "MobileNetV3 FPN detectors share all tensors); checked against the tensors")
     p.add_argument("--zoo", action="store_true", help="export every zoo model into the zoo folder")
     from edgeseg.serve.export import add_triton_arguments  # --format triton: edgeseg.serve owns it
 
@@ -73,6 +80,16 @@ def _check_paths(args: argparse.Namespace) -> None:
     if Path(args.output).resolve() == Path(args.model).resolve():
         raise EdgesegError(f"-o {args.output} is the model file itself: give a different output path")
     check_output_file(args.output, "-o")
+
+
+def _is_checkpoint(args: argparse.Namespace) -> bool:
+    """A torchvision state-dict file (as zoo.get decides), or anything given with --arch."""
+    from edgeseg.models.zoo import load_index
+
+    if args.arch:
+        return True
+    model = Path(args.model)
+    return args.model not in load_index() and (model.suffix in (".pt", ".pth") or model.is_file())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,6 +115,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: {entry['file']} {entry['bytes'] / 2**20:.1f} MiB sha256 {entry['sha256'][:12]}")
         for name, why in sorted(index["skipped"].items()):
             print(f"{name}: skipped ({why})")
+        return 0
+    if _is_checkpoint(args):
+        from edgeseg.export.tv_export import export_checkpoint
+
+        path = export_checkpoint(args.model, args.output, args.arch, opset=args.opset, batch=args.batch,
+                                 ops=args.ops, frame_hw=args.input_size, labels=labels)
+        print(f"wrote {path}")
         return 0
     from edgeseg.export.onnx_export import export
 
