@@ -131,7 +131,16 @@ class TritonServer:
         self._wait_ready()
         return self
 
+    def _listening(self, port: int) -> bool:
+        try:
+            with socket.create_connection((self.host, port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
     def _wait_ready(self) -> None:
+        """Until health says ready and the gRPC and metrics ports accept connections: Triton starts its
+        endpoints one after the other, so HTTP can answer before the metrics port listens."""
         url = f"http://{self.host}:{self.ports.http}/v2/health/ready"
         deadline = time.monotonic() + self.startup_timeout_s
         assert self.process is not None
@@ -143,7 +152,8 @@ class TritonServer:
                                    f"{self.first_error() or 'see ' + str(self.log_path)}")
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as reply:
-                    if reply.status == 200:
+                    others = (self.ports.grpc, self.ports.metrics)
+                    if reply.status == 200 and all(self._listening(port) for port in others):
                         return
             except (urllib.error.URLError, OSError):
                 pass
