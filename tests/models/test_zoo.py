@@ -22,7 +22,8 @@ def test_index_entries_build_and_describe_themselves() -> None:
     for name in INDEX:
         model, info = zoo.build(name)
         assert isinstance(model, torch.nn.Module)
-        assert info.task in {"detection", "instance", "keypoints", "panoptic", "semantic", "multitask"}
+        assert info.task in {"detection", "instance", "keypoints", "panoptic", "semantic", "multitask",
+                             "densecap"}
         assert info.classes and info.input_size == 320 and len(info.normalization["mean"]) == 3
 
 
