@@ -195,6 +195,7 @@ def build_onnx(
         classes=record.classes or summary.facts.classes,
         input_size=summary.facts.input_size,
         labels=summary.facts.labels,
+        vocabulary=summary.facts.vocabulary,
         plugin_library_sha256=plugin_sha,
         build_flags=flags,
         calibration_set_sha256=record.calibration_set_sha256,

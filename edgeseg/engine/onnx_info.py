@@ -32,6 +32,7 @@ class ModelFacts:
     classes: list[str] | None
     input_size: list[int] | None
     labels: dict[str, Any] | None = None  # the graph's label set (edgeseg.labels), as JSON
+    vocabulary: list[str] | None = None  # dense captioning: the graph's token strings (edgeseg.vocabulary)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def summarize(path: Path) -> OnnxSummary:
         classes=_json_prop(props, "edgeseg.classes", path),
         input_size=input_size,
         labels=labels_from_metadata(props, str(path)).to_json() if "edgeseg.task" in props else None,
+        vocabulary=_json_prop(props, "edgeseg.vocabulary", path),
     )
     import onnx
 

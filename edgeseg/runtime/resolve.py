@@ -101,6 +101,8 @@ def engine_info(metadata: Any, backend: Backend, source: str) -> DeployInfo:
              "edgeseg.outputs": json.dumps([o.name for o in backend.outputs()])}
     if getattr(metadata, "labels", None) is not None:  # sidecars from before labels fall back like graphs
         props["edgeseg.labels"] = json.dumps(metadata.labels)
+    if getattr(metadata, "vocabulary", None) is not None:  # a dense-captioning engine's token strings
+        props["edgeseg.vocabulary"] = json.dumps(metadata.vocabulary)
     return DeployInfo.from_props(props, source)
 
 

@@ -99,6 +99,7 @@ class EngineMetadata:
     classes: list[str] | None = None
     input_size: list[int] | None = None  # [height, width]
     labels: dict[str, Any] | None = None  # the model's label set (edgeseg.labels JSON); None: older sidecars
+    vocabulary: list[str] | None = None  # dense captioning: token strings by id (edgeseg.vocabulary)
     plugin_library_sha256: str | None = None
     build_flags: dict[str, Any] = field(default_factory=dict)
     calibration_set_sha256: str | None = None
