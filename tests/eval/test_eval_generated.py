@@ -23,7 +23,7 @@ def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 HEADLINE = {"bbox": ("AP",), "segm": ("AP",), "keypoints": ("AP",), "semantic": ("mIoU",),
-            "panoptic": ("All", "PQ")}
+            "panoptic": ("All", "PQ"), "densecap": ("mAP",)}
 
 
 @pytest.mark.parametrize("task", TASKS)
