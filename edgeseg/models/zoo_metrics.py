@@ -91,10 +91,13 @@ def differences(index: dict[str, dict[str, Any]], table: dict[str, dict[str, flo
 
 
 def write(table: dict[str, dict[str, float]]) -> None:
-    """Replace the metrics of the measured models and their views in zoo.json, keeping all else."""
+    """Replace the metrics of the measured models and their views in zoo.json, keeping all else.
+    The recorded seconds per image stay: a time is the machine's and its load's, not the weights'."""
     doc = json.loads(zoo.ZOO_INDEX.read_text(encoding="utf-8"))
     for name, metrics in table.items():
-        doc["models"][name]["metrics"] = metrics
+        recorded = doc["models"][name].get("metrics", {})
+        kept = {TIMING: recorded[TIMING]} if TIMING in recorded else {}
+        doc["models"][name]["metrics"] = {**{k: v for k, v in metrics.items() if k != TIMING}, **kept}
     zoo.ZOO_INDEX.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 

@@ -39,3 +39,15 @@ def test_differences_flag_beyond_the_tolerance_and_ignore_timing() -> None:
 @pytest.mark.slow
 def test_every_zoo_metric_reproduces_from_a_regenerated_split(tmp_path: Path) -> None:
     assert zoo_metrics.main(["--data", str(tmp_path / "val"), "--check", "--no-progress"]) == 0
+
+
+def test_write_replaces_metrics_but_keeps_the_recorded_time(tmp_path, monkeypatch):
+    import json
+
+    index = tmp_path / "zoo.json"
+    index.write_text(json.dumps({"version": 1, "models": INDEX}))
+    monkeypatch.setattr(zoo_metrics.zoo, "ZOO_INDEX", index)
+    zoo_metrics.write({"base": {"bbox.AP": 0.3, "seconds_per_image": 7.0}})
+    written = json.loads(index.read_text())["models"]
+    assert written["base"]["metrics"] == {"bbox.AP": 0.3, "seconds_per_image": 0.1}
+    assert written["fcn"] == INDEX["fcn"]
