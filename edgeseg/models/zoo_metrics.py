@@ -22,7 +22,8 @@ from typing import Any
 from edgeseg.models import zoo
 from edgeseg.models.publish import HEADLINE, headline
 
-SPLIT = {"split": "val", "images": 500, "seed": 2, "size": 320}  # the split every zoo figure is on
+# The split every zoo figure is on.
+SPLIT_NAME, SPLIT_IMAGES, SPLIT_SEED, SPLIT_SIZE = "val", 500, 2, 320
 TOLERANCE = 0.005
 TIMING = "seconds_per_image"
 
@@ -32,14 +33,14 @@ def ensure_split(root: Path, progress: bool) -> Path:
     from edgeseg.data.shapes import GENERATOR_VERSION, generate_dataset
 
     meta = root / "meta.json"
-    wanted = {"version": GENERATOR_VERSION, "split": SPLIT["split"], "count": SPLIT["images"],
-              "seed": SPLIT["seed"], "size": SPLIT["size"]}
+    wanted = {"version": GENERATOR_VERSION, "split": SPLIT_NAME, "count": SPLIT_IMAGES, "seed": SPLIT_SEED,
+              "size": SPLIT_SIZE}
     if meta.is_file():
         recorded = json.loads(meta.read_text(encoding="utf-8"))
         if all(recorded.get(k) == v for k, v in wanted.items()):
             return root
-    return generate_dataset(root, str(SPLIT["split"]), int(SPLIT["images"]), size=int(SPLIT["size"]),
-                            seed=int(SPLIT["seed"]), progress=progress, overwrite=True)
+    return generate_dataset(root, SPLIT_NAME, SPLIT_IMAGES, size=SPLIT_SIZE, seed=SPLIT_SEED,
+                            progress=progress, overwrite=True)
 
 
 def measured_models(index: dict[str, dict[str, Any]]) -> list[str]:
@@ -57,7 +58,7 @@ def measure(names: list[str], data: Path, progress: bool) -> dict[str, dict[str,
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            full = evaluate(name, None, data, str(SPLIT["split"]), Path(tmp) / name, progress=progress)
+            full = evaluate(name, None, data, SPLIT_NAME, Path(tmp) / name, progress=progress)
             out[name] = {**headline(full, HEADLINE), TIMING: full[TIMING]}
     return out
 
