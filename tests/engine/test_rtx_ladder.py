@@ -1,5 +1,6 @@
 """Ladder step 7: a real TensorRT-family parser and builder (TensorRT for RTX, CPU only) takes every
-zoo graph and torchvision's three R-CNNs, patched as `edgeseg patch` writes them, segment by segment.
+zoo graph and torchvision's families (R-CNN v1/v2, MobileNetV3 detectors, FCN, DeepLabV3, LR-ASPP),
+patched as `edgeseg patch` writes them, segment by segment.
 
 TensorRT for RTX takes no plugin layers, so graphs are cut at their plugin nodes (and at ONNX
 RoiAlign, which its parser maps to a plugin it lacks); every plugin-free segment must parse and
@@ -13,13 +14,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from torchvision_graphs import KINDS, export_torchvision
+from torchvision_graphs import FAMILIES, KINDS, export_family, export_torchvision
 
 from edgeseg.engine.segment_check import CHECK_PRECISIONS, SegmentChecker, SegmentReport, format_table
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO_GRAPHS = sorted(p.stem for p in (ROOT / "edgeseg" / "zoo").glob("*.onnx"))
 TORCHVISION_GRAPHS = [f"torchvision_{kind}_{ops}" for kind in KINDS for ops in ("edgeseg", "onnx")]
+
+
+def _family_cases() -> list:
+    """FP32 for every family graph, in the default run where cheap; other precisions in the slow run."""
+    cases = []
+    for arch, cheap in FAMILIES.items():
+        for precision in CHECK_PRECISIONS:
+            slow = precision != "fp32" or not cheap
+            cases.append(pytest.param(f"torchvision_{arch}", precision, id=f"{arch}-{precision}",
+                                      marks=[pytest.mark.slow] if slow else []))
+    return cases
 REPORTS: list[SegmentReport] = []
 
 
@@ -43,7 +55,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory):
     def get(name: str):
         if name not in graphs:
             graphs.clear()  # tests run graph by graph: keep one (ResNet-50 graphs are 170 MB each)
-            if name.startswith("torchvision_"):
+            if name.removeprefix("torchvision_") in FAMILIES:
+                source = export_family(name.removeprefix("torchvision_"), folder / f"{name}.onnx")
+            elif name.startswith("torchvision_"):
                 _, kind, ops = name.split("_")
                 source = export_torchvision(kind, ops, folder / f"{name}.onnx")
             else:
@@ -69,6 +83,15 @@ def write_table():
 @pytest.mark.parametrize("precision", CHECK_PRECISIONS)
 @pytest.mark.parametrize("graph", ZOO_GRAPHS + TORCHVISION_GRAPHS)
 def test_every_segment_parses_and_builds_for_sm86(graph, precision, checker, prepared):
+    check(graph, precision, checker, prepared)
+
+
+@pytest.mark.parametrize(("graph", "precision"), _family_cases())
+def test_torchvision_families_parse_and_build_for_sm86(graph, precision, checker, prepared):
+    check(graph, precision, checker, prepared)
+
+
+def check(graph, precision, checker, prepared):
     reports = checker.check_model(graph, prepared(graph), precision)
     REPORTS.extend(reports)
     failures = [f"segment {r.segment} ({r.nodes} nodes): {r.message}" for r in reports if not r.ok]
