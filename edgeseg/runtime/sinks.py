@@ -167,12 +167,16 @@ class VideoSink(Sink):
     """The annotated video, encoded with PyAV (H.264 when available, else MPEG-4 part 2).
 
     Opened at the first frame (its size decides the stream's). `fragmented=True` writes a fragmented
-    mp4 that stays playable even if the process is killed without any cleanup.
+    mp4 that stays playable even if the process is killed without any cleanup. `preset` is libx264's:
+    "ultrafast" by default because the encoder shares the CPU with inference in real time (at 640x480
+    it took 6-8 ms a frame against 17-21 ms for "veryfast", for a file 3x as large on the demo clip);
+    pass "veryfast" or slower for smaller files when the stream can wait.
     """
 
     needs_image = True
 
-    def __init__(self, path: str | Path, fps: float | None = None, fragmented: bool = False) -> None:
+    def __init__(self, path: str | Path, fps: float | None = None, fragmented: bool = False,
+                 preset: str = "ultrafast") -> None:
         try:
             import av
         except ImportError as err:
@@ -180,7 +184,7 @@ class VideoSink(Sink):
         self._av = av
         self.path = Path(path)
         self.fps = fps if fps and fps > 0 else 30.0
-        self.fragmented = fragmented
+        self.fragmented, self.preset = fragmented, preset
         self.frames = 0
         self._container: Any = None
         self._stream: Any = None
@@ -206,7 +210,7 @@ class VideoSink(Sink):
         self._stream.pix_fmt = "yuv420p"
         self._stream.time_base = 1 / rate
         if codec == "libx264":
-            self._stream.options = {"preset": "veryfast", "crf": "23"}
+            self._stream.options = {"preset": self.preset, "crf": "23"}
 
     def write(self, result: FrameResult, image: np.ndarray | None) -> None:
         if image is None:

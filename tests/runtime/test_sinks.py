@@ -193,3 +193,18 @@ def test_jsonl_sink_on_a_full_disk_is_one_error_and_keeps_whole_lines(tmp_path):
     assert "after 3 frame(s): No space left on device" in str(err.value) and "\n" not in str(err.value)
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(line)["frame_id"] == 7 for line in lines)
+
+
+def test_video_preset_trades_encoding_time_for_size(tmp_path):
+    """ultrafast (the real-time default) and veryfast both play; the slower preset packs tighter."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    sizes = {}
+    for preset in ("ultrafast", "veryfast"):
+        sink = VideoSink(tmp_path / f"{preset}.mp4", fps=10, preset=preset)
+        for k in range(20):
+            sink.write(known_result(), np.roll(base, 3 * k, axis=1))
+        sink.close()
+        assert count_video_frames(tmp_path / f"{preset}.mp4") == 20
+        sizes[preset] = (tmp_path / f"{preset}.mp4").stat().st_size
+    assert sizes["veryfast"] < sizes["ultrafast"]
