@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseg.export.command import DEFAULT_OPSET
-from edgeseg.labels import Category, LabelSet, palette_color
+from edgeseg.labels import IDS, Category, LabelSet, palette_color
 
 
 def voc_labels(classes: list[str]) -> LabelSet:
@@ -19,12 +19,13 @@ def voc_labels(classes: list[str]) -> LabelSet:
 
 
 def checkpoint_labels(info: object) -> LabelSet | None:
-    """VOC's label set for a semantic model with torchvision's 21 VOC classes; None (the export's own
-    default: COCO for 91-class detectors, else ids) otherwise."""
+    """Semantic models: VOC's set with torchvision's 21 VOC classes, else ids (COCO's detection table
+    would name label-map indices wrongly); detectors: None, the export's own default (COCO for 91
+    classes, else ids)."""
+    if getattr(info, "task", "") != "semantic":
+        return None
     classes = list(getattr(info, "classes", []))
-    if getattr(info, "task", "") == "semantic" and len(classes) == 21 and classes[0] == "__background__":
-        return voc_labels(classes)
-    return None
+    return voc_labels(classes) if len(classes) == 21 and classes[0] == "__background__" else IDS
 
 
 def export_checkpoint(path: str | Path, output: str | Path, arch: str | None = None,

@@ -13,6 +13,7 @@ from torchvision.models import segmentation
 
 from edgeseg.cli import main
 from edgeseg.export.tv_export import checkpoint_labels
+from edgeseg.labels import IDS
 from edgeseg.models.zoo import ModelInfo
 
 
@@ -40,7 +41,9 @@ def test_semantic_checkpoint_exports_with_voc_labels(tmp_path: Path) -> None:
 def test_label_defaults_follow_the_classes() -> None:
     voc = ["__background__"] + [f"c{i}" for i in range(20)]
     assert checkpoint_labels(ModelInfo("m", "torchvision", "semantic", voc, 520, {})) is not None
-    assert checkpoint_labels(ModelInfo("m", "torchvision", "semantic", voc[:5], 520, {})) is None
+    names = [f"c{i}" for i in range(91)]
+    coco_sized = ModelInfo("m", "torchvision", "semantic", names, 520, {"num_classes": 91})
+    assert checkpoint_labels(coco_sized) == IDS  # never COCO's detection table for label-map indices
     assert checkpoint_labels(ModelInfo("m", "torchvision", "detection", voc, 800, {})) is None
 
 
