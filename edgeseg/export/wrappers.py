@@ -280,7 +280,7 @@ class DeployRCNNBaseline(DeployModel):
 
 def wrap(model: Any, info: Any, ops: str | DeployOps = "edgeseg",
          frame_hw: tuple[int, int] | None = None, mask_slots: str = "fixed") -> DeployModel:
-    """The deploy wrapper for a zoo model or torchvision detector (`info` from edgeseg.models.zoo);
+    """The deploy wrapper for a zoo model or torchvision model (`info` from edgeseg.models.zoo);
     mask_slots: see DeployRCNN."""
     deploy_ops = get_ops(ops) if isinstance(ops, str) else ops
     size = int(info.input_size)
