@@ -71,96 +71,88 @@ class CallbackSink(Sink):
         self.fn(result)
 
 
-class JsonlSink(Sink):
-    """One COCO-like JSON object per line and frame, flushed per line so a crash loses at most one."""
+class _TextFileSink(Sink):
+    """A text file written frame by frame and flushed each time, between a `head` and a `tail`.
+
+    A failed write (a full disk) truncates to the last whole frame and appends the tail when the disk
+    allows, so what was written before stays readable; `close` writes the tail on every way out.
+    """
+
+    head = ""
+    tail = ""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.frames = 0
-        self._whole = 0  # bytes of whole lines on disk
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file: Any = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - lives until close
+            self._file.write(self.head)
+            self._whole = self._file.tell()  # bytes of whole frames on disk
         except OSError as err:
             raise EdgesegError(f"cannot write {self.path}: {err.strerror}; pick a writable path") from err
 
+    def frame_text(self, result: FrameResult) -> str:
+        raise NotImplementedError
+
     def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+        text = self.frame_text(result)
         try:
-            self._file.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
+            self._file.write(text)
             self._file.flush()
         except OSError as err:
-            self._cut_to_whole_lines()
+            self._keep_whole_frames()
             raise write_failed(self.path, err, self.frames) from None
         self.frames += 1
         self._whole = self._file.tell()
 
-    def _cut_to_whole_lines(self) -> None:
-        """After a failed write (full disk): drop the half-written line, keep every whole one."""
+    def _keep_whole_frames(self) -> None:
         with contextlib.suppress(OSError):
             self._file.close()
         with contextlib.suppress(OSError):
             os.truncate(self.path, self._whole)
+            if self.tail:
+                with open(self.path, "a", encoding="utf-8") as end:
+                    end.write(self.tail)
 
     def close(self) -> None:
         if not self._file.closed:
             try:
+                self._file.write(self.tail)
                 self._file.close()
             except OSError as err:
-                self._cut_to_whole_lines()
+                self._keep_whole_frames()
                 raise write_failed(self.path, err, self.frames) from None
 
 
-class CocoResultsSink(Sink):
+class JsonlSink(_TextFileSink):
+    """One COCO-like JSON object per line and frame, flushed per line so a crash loses at most one."""
+
+    def frame_text(self, result: FrameResult) -> str:
+        return json.dumps(result.to_json(), separators=(",", ":")) + "\n"
+
+
+class CocoResultsSink(_TextFileSink):
     """A COCO results list (detections, RLE masks, keypoints) that `edgeseg eval --pred` and pycocotools
     read; each frame's image id is its frame number (0, 1, ... in source order). Entries are written
     as frames arrive, so memory stays flat; the closing bracket comes at close, which the pipeline
     runs on every way out (a frame that fails to write leaves the list closed after the last whole one).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.frames = self.entries = 0
-        self._whole = 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: Any = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - lives until close
-            self._file.write("[")
-            self._whole = self._file.tell()
-        except OSError as err:
-            raise EdgesegError(f"cannot write {self.path}: {err.strerror}; pick a writable path") from err
+    head = "["
+    tail = "\n]\n"
 
-    def write(self, result: FrameResult, image: np.ndarray | None) -> None:
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.entries = 0
+
+    def frame_text(self, result: FrameResult) -> str:
         from edgeseg.runtime.coco_results import coco_entries
 
-        text = "".join(("," if self.entries + k else "") + "\n" + json.dumps(e, separators=(",", ":"))
-                       for k, e in enumerate(coco_entries(result, result.frame_id)))
-        try:
-            self._file.write(text)
-            self._file.flush()
-        except OSError as err:
-            self._close_after_whole_entries()
-            raise write_failed(self.path, err, self.frames) from None
-        self.entries += text.count("\n")
-        self.frames += 1
-        self._whole = self._file.tell()
-
-    def _close_after_whole_entries(self) -> None:
-        """After a failed write: drop the half-written frame and close the list if the disk allows."""
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            os.truncate(self.path, self._whole)
-            with open(self.path, "a", encoding="utf-8") as tail:
-                tail.write("\n]\n")
-
-    def close(self) -> None:
-        if not self._file.closed:
-            try:
-                self._file.write("\n]\n")
-                self._file.close()
-            except OSError as err:
-                self._close_after_whole_entries()
-                raise write_failed(self.path, err, self.frames) from None
+        entries = [json.dumps(e, separators=(",", ":")) for e in coco_entries(result, result.frame_id)]
+        text = "".join(("," if self.entries + k else "") + "\n" + e for k, e in enumerate(entries))
+        self.entries += len(entries)
+        return text
 
 
 class VideoSink(Sink):
