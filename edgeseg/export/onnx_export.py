@@ -134,6 +134,14 @@ def export(name: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, bat
     YAML/JSON label file, a built-in set's name or a LabelSet (default: `default_labels`);
     mask_slots: "valid" for a CPU-only graph whose mask head skips empty slots (see DeployRCNN)."""
     label_set = labels if isinstance(labels, LabelSet) or labels is None else load_labels(labels)
+    from edgeseg.models.zoo import is_checkpoint
+
+    if is_checkpoint(name):  # the CLI's path: architecture from the tensors, COCO/VOC/ids labels
+        if weights is not None or random_init:
+            raise EdgesegError(f"{name} is a checkpoint: weights= and random_init= apply to zoo models")
+        from edgeseg.export.tv_export import export_checkpoint
+
+        return export_checkpoint(name, output, None, opset, batch, ops, frame_hw, label_set)
     model, info = load_model(name, weights, random_init)
     if info.family == "densecap":
         from edgeseg.export.densecap_wrapper import wrap_densecap

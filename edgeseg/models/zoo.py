@@ -99,7 +99,7 @@ def _resolve(name: str) -> dict[str, Any]:
     index = load_index()
     if name not in index:
         raise EdgesegError(f"unknown model {name!r}: choose one of {', '.join(sorted(index))}, "
-                           "or pass a torchvision *_resnet50_fpn state-dict file")
+                           "or pass a torchvision detection/segmentation state-dict file (docs/export.md)")
     entry = dict(index[name])
     if "base" in entry:  # shares the weights (and architecture) of another entry, with a subset of heads
         base = index[entry["base"]]
@@ -140,13 +140,18 @@ def build(name: str) -> tuple[nn.Module, ModelInfo]:
     return model, info
 
 
+def is_checkpoint(name: str | Path) -> bool:
+    """Whether `name` means a torchvision state-dict file rather than a zoo model."""
+    return str(name) not in load_index() and (Path(name).suffix in (".pt", ".pth") or Path(name).is_file())
+
+
 def get(name: str | Path, weights: str | Path | None = None) -> tuple[nn.Module, ModelInfo]:
     """A ready (eval-mode) model and its metadata: a zoo name, or a torchvision checkpoint path.
 
     `weights` overrides the zoo entry's file (e.g. your own training run's model.pt); its sha256 is
     then reported but not checked.
     """
-    if str(name) not in load_index() and (Path(name).suffix in (".pt", ".pth") or Path(name).is_file()):
+    if is_checkpoint(name):
         from edgeseg.models.torchvision_ckpt import load_torchvision_checkpoint
 
         return load_torchvision_checkpoint(Path(name))

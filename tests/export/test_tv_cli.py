@@ -57,3 +57,17 @@ def test_mobilenet_twin_without_a_name_is_refused_in_one_line(tmp_path: Path,
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2 and len(err) == 1 and "--arch" in err[0] and "_320_fpn" in err[0]
     assert not (tmp_path / "d.onnx").exists()
+
+
+def test_python_export_of_a_checkpoint_takes_the_cli_path(tmp_path: Path) -> None:
+    """edgeseg.export.onnx_export.export("x.pth") gives the same labels as the CLI (VOC here)."""
+    from edgeseg.errors import EdgesegError
+    from edgeseg.export.onnx_export import export
+
+    torch.manual_seed(0)
+    model = segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21)
+    torch.save(model.state_dict(), tmp_path / "my_lraspp.pth")
+    out = export(tmp_path / "my_lraspp.pth", tmp_path / "api.onnx", frame_hw=(96, 128), batch="1")
+    assert json.loads(props(out)["edgeseg.labels"])["name"] == "voc"
+    with pytest.raises(EdgesegError, match="apply to zoo models"):
+        export(tmp_path / "my_lraspp.pth", tmp_path / "x.onnx", random_init=True)
