@@ -9,6 +9,7 @@ model floods eager post-processing with boxes, a trained one does not, so only t
 compare like for like.
 
     python benchmarks/bench_ort_vs_torch.py --model mask_rcnn --threads 2 [--graph a.onnx --graph b.onnx]
+    python benchmarks/bench_ort_vs_torch.py --model maskrcnn_resnet50_fpn --random-init   # torchvision's own
 """
 
 from __future__ import annotations
@@ -34,7 +35,20 @@ from edgeseg.runtime.task_adapters import DeployAdapter
 
 
 def load(name: str, random_init: bool) -> tuple[torch.nn.Module, object, str]:
-    """(model, info, a line naming the weights): never silently random."""
+    """(model, info, a line naming the weights): never silently random. A torchvision detection
+    builder's name (no weights can be downloaded here) is built with seeded random weights and loaded
+    the way a user's state dict is, so both sides keep torchvision's thresholds."""
+    from torchvision.models import detection
+
+    if name.endswith("_fpn") and hasattr(detection, name):
+        if not random_init:
+            raise SystemExit(f"{name}: pass --random-init (torchvision's weights cannot be downloaded here)")
+        torch.manual_seed(0)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.pth"
+            torch.save(getattr(detection, name)(weights=None, weights_backbone=None).state_dict(), path)
+            model, info = zoo.get(path)
+        return model.eval(), info, f"torchvision {name}: RANDOM INIT weights (seed 0), not like trained ones"
     if random_init:
         torch.manual_seed(0)
         model, info = zoo.build(name)
@@ -95,7 +109,8 @@ def main() -> None:
             deploy = wrap(model, info, "edgeseg")
             metadata = deploy_metadata(deploy, info, "edgeseg")
             graphs = [export_deploy(deploy, Path(tmp) / "model.onnx", metadata)]
-        named = [f"ORT {graph_weights(g)}" for g in graphs]
+        named = ([f"ORT {graph_weights(g)}" for g in graphs] if args.graph
+                 else ["ORT: a fresh `--ops edgeseg` export of the same weights"])
         rows = []
         for batch in (int(b) for b in args.batches.split(",")):
             frames = np.stack([render_image(5, i, size, "val")[0] for i in range(batch)])
