@@ -11,30 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeseg.runtime.results import FrameResult, rle
+from edgeseg.runtime.results import FrameResult
 
 
 def coco_entries(result: FrameResult, image_id: int,
                  category_map: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
-    """The COCO results entries of one frame (xywh boxes in frame pixels, RLE masks, flat keypoints)."""
-    if result.boxes is None or result.scores is None or result.classes is None:
-        return []
-    masks = result.full_masks()
+    """The COCO results entries of one frame: the result's annotations (xywh boxes in frame pixels,
+    RLE masks, flat keypoints, names) under `image_id`, category ids renamed by `category_map`."""
+    if result.classes is None or result.scores is None:
+        return []  # a results entry needs both
+    mapping = category_map or {}
     entries = []
-    for k in range(result.num_instances):
-        x0, y0, x1, y1 = (float(v) for v in result.boxes[k])
-        category = int(result.classes[k])
-        entry: dict[str, Any] = {
-            "image_id": int(image_id),
-            "category_id": int(category_map.get(category, category)) if category_map else category,
-            "bbox": [x0, y0, x1 - x0, y1 - y0],
-            "score": float(result.scores[k]),
-        }
-        if masks is not None:
-            entry["segmentation"] = rle(masks[k])
-        if result.keypoints is not None:
-            entry["keypoints"] = [float(v) for v in result.keypoints[k].reshape(-1)]
-        entries.append(entry)
+    for ann in result.annotations():
+        category = mapping.get(ann["category_id"], ann["category_id"])
+        entries.append({"image_id": int(image_id), **ann, "category_id": int(category)})
     return entries
 
 

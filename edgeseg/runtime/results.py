@@ -88,11 +88,10 @@ class FrameResult:
         cat = self.labels.get(category_id) if self.labels is not None else None
         return {"category_name": cat.name} if cat is not None else {}
 
-    def to_json(self) -> dict[str, Any]:
-        """A COCO-like record: xywh boxes, RLE masks, flat keypoints, panoptic segments_info; each
-        category id is followed by its name when the model carries a label set."""
-        record: dict[str, Any] = {"frame_id": self.frame_id, "height": self.height, "width": self.width,
-                                  "pts": self.pts, "timestamps": dict(self.timestamps)}
+    def annotations(self) -> list[dict[str, Any]]:
+        """One COCO-style dict per instance: xywh `bbox`, `category_id` (then its name when the label
+        set knows it), `score`, RLE `segmentation`, flat `keypoints` and `num_keypoints`, each where
+        the model gives it. The jsonl records and the COCO results sink both write these."""
         annotations: list[dict[str, Any]] = []
         masks = self.full_masks()
         for k in range(self.num_instances):
@@ -110,7 +109,14 @@ class FrameResult:
                 ann["keypoints"] = [float(v) for v in self.keypoints[k].reshape(-1)]
                 ann["num_keypoints"] = int((self.keypoints[k, :, 2] > 0).sum())
             annotations.append(ann)
-        record["annotations"] = annotations
+        return annotations
+
+    def to_json(self) -> dict[str, Any]:
+        """A COCO-like record: xywh boxes, RLE masks, flat keypoints, panoptic segments_info; each
+        category id is followed by its name when the model carries a label set."""
+        record: dict[str, Any] = {"frame_id": self.frame_id, "height": self.height, "width": self.width,
+                                  "pts": self.pts, "timestamps": dict(self.timestamps)}
+        record["annotations"] = self.annotations()
         if self.semantic is not None:
             record["semantic"] = [{"label": int(label), **self._semantic_name(int(label)),
                                    "segmentation": rle(self.semantic == label)}
