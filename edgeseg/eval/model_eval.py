@@ -24,6 +24,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.eval.layout import GroundTruth
 from edgeseg.eval.readers import load_json
 from edgeseg.eval.semantic import evaluate_semantic_folders
+from edgeseg.eval.subset import first_images, write_subset
 from edgeseg.eval.tasks import evaluate_coco_file
 from edgeseg.labels import LabelSet
 
@@ -62,40 +63,41 @@ def read_images(root: Path, images: list[dict[str, Any]]) -> Iterator[np.ndarray
                                "file_name entries") from None
 
 
-def _tasks(outputs: set[str], semantic: bool) -> list[str]:
-    from edgeseg.runtime.coco_results import instance_tasks
-
-    return instance_tasks(outputs) + ["semantic"] * (semantic and "semantic" in outputs)
-
-
-def predict_dataset(model: str, gt_json: Path, images_dir: Path, out: Path, backend: str = "auto",
-                    limit: int | None = None, semantic_dir: Path | None = None,
-                    progress: bool = True, task: str = "all") -> list[str]:
-    """Write bbox/segm/keypoints.json (and semantic/ label PNGs when the model has a semantic head and
-    `semantic_dir` is given) into `out`; returns the tasks written. A `task` the model cannot give is
-    refused once the model is open, before any image is run."""
-    from edgeseg.runtime.coco_results import coco_entries
-    from edgeseg.runtime.pipeline import Pipeline
-
+def load_instances(gt_json: Path) -> dict[str, Any]:
+    """A COCO instances file, refused in one line when it has no images/categories lists."""
     gt = load_json(gt_json, "ground truth")
     if not isinstance(gt, dict) or not isinstance(gt.get("images"), list) or "categories" not in gt:
         raise EdgesegError(f"{gt_json} is not a COCO instances file (no images/categories lists)")
+    if not gt["images"]:
+        raise EdgesegError(f"{gt_json} lists no images")
+    return gt
+
+
+def predict_dataset(model: str, gt: dict[str, Any], gt_name: str, images: list[dict[str, Any]],
+                    images_dir: Path, out: Path, backend: str = "auto", semantic_dir: Path | None = None,
+                    progress: bool = True, task: str = "all") -> list[str]:
+    """Run `model` over the ground truth's `images` entries and write bbox/segm/keypoints.json (and
+    semantic/ label PNGs when the model has a semantic head and `semantic_dir` is given) into `out`;
+    returns the tasks the model gives. A `task` it cannot give is refused once the model is open,
+    before any image is run."""
+    from edgeseg.runtime.coco_results import coco_entries, instance_tasks
+    from edgeseg.runtime.pipeline import Pipeline
+
     if not images_dir.is_dir():
         raise EdgesegError(f"image folder {images_dir} not found: pass the folder the ground truth's "
                            "file_name entries are relative to with --images")
-    images = sorted(gt["images"], key=lambda im: int(im["id"]))[:limit]
-    if not images:
-        raise EdgesegError(f"{gt_json} lists no images")
     out.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
     with Pipeline(read_images(images_dir, images), model, backend=backend, policy="all") as pipeline:
         info = pipeline.model.info  # type: ignore[attr-defined]  # a deploy adapter: min_score is 0
         outputs = set(info.outputs)
-        tasks = _tasks(outputs, semantic_dir is not None)
+        tasks = instance_tasks(outputs) + ["semantic"] * ("semantic" in outputs)
         if task != "all" and task not in tasks:
             raise EdgesegError(f"{model} gives no {task} predictions (it has {', '.join(tasks)}); "
                                "choose one of those or --task all")
-        mapping = category_map(info.labels, info.classes, gt["categories"], str(gt_json))
+        mapping = category_map(info.labels, info.classes, gt["categories"], gt_name)
+        if semantic_dir is not None and "semantic" in tasks:
+            semantic_dir.mkdir(parents=True, exist_ok=True)
         stream = zip(images, pipeline, strict=True)
         for entry, result in tqdm(stream, total=len(images), desc="eval", unit="img", disable=not progress):
             if (result.height, result.width) != (int(entry["height"]), int(entry["width"])):
@@ -103,24 +105,13 @@ def predict_dataset(model: str, gt_json: Path, images_dir: Path, out: Path, back
                                    f"ground truth says {entry['width']}x{entry['height']}")
             entries += coco_entries(result, int(entry["id"]), mapping)
             if semantic_dir is not None and result.semantic is not None:
-                semantic_dir.mkdir(parents=True, exist_ok=True)
                 name = f"{Path(str(entry['file_name'])).stem}.png"
                 Image.fromarray(result.semantic.astype(np.uint8)).save(semantic_dir / name)
+    text = json.dumps(entries)  # one list serves every instance task
     for name in tasks:
         if name != "semantic":
-            (out / f"{name}.json").write_text(json.dumps(entries), encoding="utf-8")
+            (out / f"{name}.json").write_text(text, encoding="utf-8")
     return tasks
-
-
-def subset_coco(gt_json: Path, limit: int, dest: Path) -> Path:
-    """The first `limit` images (by id) of a COCO file and their annotations, written to `dest`:
-    scoring a subset's predictions against the whole file would count the other images as misses."""
-    doc = load_json(gt_json, "ground truth")
-    doc["images"] = sorted(doc["images"], key=lambda im: int(im["id"]))[:limit]
-    keep = {int(im["id"]) for im in doc["images"]}
-    doc["annotations"] = [a for a in doc.get("annotations", []) if int(a["image_id"]) in keep]
-    dest.write_text(json.dumps(doc), encoding="utf-8")
-    return dest
 
 
 def evaluate_model(model: str, gt: Path, task: str = "all", split: str = "val", images: Path | None = None,
@@ -130,32 +121,42 @@ def evaluate_model(model: str, gt: Path, task: str = "all", split: str = "val", 
     `task` ("all": every task the model's outputs allow); metrics as `edgeseg eval` prints them."""
     if limit is not None and limit < 1:
         raise EdgesegError(f"--limit must be >= 1, got {limit}")
-    folder = None
-    if gt.is_file():
+    folder = None if gt.is_file() else GroundTruth(gt, split)
+    semantic_scorable = folder is not None and limit is None  # its truth: the whole split's label PNGs
+    if task == "semantic" and not semantic_scorable:
+        raise EdgesegError("--task semantic needs a dataset folder as --gt (its label PNGs) and no --limit")
+    if folder is None:
         if images is None:
             raise EdgesegError(f"--images DIR is needed with a JSON --gt ({gt}): the folder its file_name "
                                "entries are relative to")
         instances, keypoints = gt, gt
     else:
-        folder = GroundTruth(gt, split)
         folder.check()
         instances, keypoints = folder.require(folder.instances), folder.keypoints
         images = images or gt / "images" / split
+    gt_doc = load_instances(instances)
+    picked = first_images(gt_doc["images"], limit)
+    keep = {int(im["id"]) for im in picked}
     with tempfile.TemporaryDirectory() as tmp:
         out = keep_pred or Path(tmp) / "pred"
-        scored_json = instances if limit is None else subset_coco(instances, limit, Path(tmp) / "gt.json")
-        semantic = out / "semantic" if folder is not None and limit is None else None
-        written = predict_dataset(model, instances, images, out, backend, limit, semantic, progress, task)
+        scored_json = instances if limit is None else write_subset(gt_doc, keep, Path(tmp) / "gt.json")
+        semantic = out / "semantic" if semantic_scorable else None
+        written = predict_dataset(model, gt_doc, str(instances), picked, images, out, backend, semantic,
+                                  progress, task)
         results: dict[str, Any] = {}
         for name in written if task == "all" else [task]:
-            if name == "semantic" and folder is not None:
+            if name == "semantic":
+                if folder is None or not semantic_scorable:  # (folder: for the type checker)
+                    log.info("skipping semantic: it is scored on a dataset folder's PNGs, without --limit")
+                    continue
                 results[name] = evaluate_semantic_folders(folder.require(folder.semantic_pngs), out /
                                                           "semantic").as_dict()
             elif name == "keypoints" and keypoints != instances and keypoints.is_file():
-                kp_json = keypoints if limit is None else subset_coco(keypoints, limit, Path(tmp) / "kp.json")
+                kp_json = keypoints
+                if limit is not None:
+                    kp_doc = load_json(keypoints, "keypoints ground truth")
+                    kp_json = write_subset(kp_doc, keep, Path(tmp) / "kp.json")
                 results[name] = evaluate_coco_file(kp_json, name, out)
             else:
                 results[name] = evaluate_coco_file(scored_json, name, out)
-        if folder is not None and limit is not None and "semantic" in written:
-            log.info("semantic not scored with --limit: its ground truth is a folder of the whole split")
     return results

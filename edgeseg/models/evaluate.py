@@ -160,21 +160,19 @@ def subset_split(data: Path, split: str, limit: int, dest: Path) -> Path:
     """
     import shutil
 
+    from edgeseg.eval.subset import first_images, write_subset
+
     data, dest = Path(data), Path(dest)
     ann = data / "annotations"
     instances = json.loads((ann / f"instances_{split}.json").read_text(encoding="utf-8"))
-    images = sorted(instances["images"], key=lambda im: im["id"])[:limit]
-    keep = {im["id"] for im in images}
+    images = first_images(instances["images"], limit)
+    keep = {int(im["id"]) for im in images}
     (dest / "annotations").mkdir(parents=True, exist_ok=True)
     for name in (f"instances_{split}.json", f"person_keypoints_{split}.json", f"panoptic_{split}.json",
                  f"captions_{split}.json"):
-        if not (ann / name).is_file():
-            continue
-        doc = json.loads((ann / name).read_text(encoding="utf-8"))
-        if "images" in doc:
-            doc["images"] = [im for im in doc["images"] if im["id"] in keep]
-        doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] in keep]
-        (dest / "annotations" / name).write_text(json.dumps(doc), encoding="utf-8")
+        if (ann / name).is_file():
+            doc = json.loads((ann / name).read_text(encoding="utf-8"))
+            write_subset(doc, keep, dest / "annotations" / name)
     for sub in ("images", "semantic", "panoptic"):
         (dest / sub / split).mkdir(parents=True, exist_ok=True)
         for im in images:

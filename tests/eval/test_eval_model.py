@@ -92,6 +92,7 @@ def test_limit_scores_only_the_images_run(shapes: Path, capsys: pytest.CaptureFi
     (["--pred", "gt", "--gt", "{folder}", "--task", "bbox"], "not both"),
     (["--gt", "{folder}", "--task", "keypoints"], "gives no keypoints"),
     (["--gt", "{folder}", "--task", "bbox", "--limit", "0"], "--limit must be >= 1"),
+    (["--gt", "{folder}", "--task", "semantic", "--limit", "2"], "--task semantic needs a dataset folder"),
 ])
 def test_bad_requests_are_one_line_errors(args: list[str], message: str, shapes: Path,
                                           user_set: tuple[Path, Path],
