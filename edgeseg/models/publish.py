@@ -41,6 +41,13 @@ def headline(metrics: dict[str, Any], keys: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def view_metrics(heads: list[str], base_metrics: dict[str, float]) -> dict[str, float]:
+    """A view's share of its base's figures: the tasks its heads have (dropping a head does not change
+    the other heads' outputs, so one evaluation of the base serves every view)."""
+    tasks = set(tasks_of("rcnn", heads))
+    return {k: v for k, v in base_metrics.items() if k.split(".")[0] in tasks}
+
+
 def publish(name: str, run: Path, val: Path, val50: Path | None, note: str = "",
             reuse_val: bool = False) -> dict[str, Any]:
     state = zoo.read_state_dict(run / "model.pt", f"zoo model {name!r}")
@@ -67,8 +74,7 @@ def publish(name: str, run: Path, val: Path, val50: Path | None, note: str = "",
                          "note": note}
     for other in index_doc["models"].values():
         if other.get("base") == name:
-            tasks = set(tasks_of("rcnn", other["heads"]))
-            other["metrics"] = {k: v for k, v in entry["metrics"].items() if k.split(".")[0] in tasks}
+            other["metrics"] = view_metrics(other["heads"], entry["metrics"])
     zoo.ZOO_INDEX.write_text(json.dumps(index_doc, indent=2) + "\n", encoding="utf-8")
     return entry
 

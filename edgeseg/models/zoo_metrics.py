@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.models import zoo
-from edgeseg.models.publish import HEADLINE, headline
+from edgeseg.models.publish import HEADLINE, headline, view_metrics
 
 # The split every zoo figure is on.
 SPLIT_NAME, SPLIT_IMAGES, SPLIT_SEED, SPLIT_SIZE = "val", 500, 2, 320
@@ -66,14 +66,11 @@ def measure(names: list[str], data: Path, progress: bool) -> dict[str, dict[str,
 def with_views(index: dict[str, dict[str, Any]], measured: dict[str, dict[str, float]]
                ) -> dict[str, dict[str, float]]:
     """`measured` plus each view's share of its base's figures (the tasks its heads have)."""
-    from edgeseg.models.evaluate import tasks_of
-
     table = dict(measured)
     for name, entry in index.items():
         base = entry.get("base")
         if base in measured:
-            tasks = set(tasks_of("rcnn", entry["heads"]))
-            table[name] = {k: v for k, v in measured[base].items() if k.split(".")[0] in tasks}
+            table[name] = view_metrics(entry["heads"], measured[base])
     return table
 
 
