@@ -38,12 +38,8 @@ class DeployDenseCap(DeployModel):
         self.extra_metadata = {METADATA_KEY: SHAPES_VOCAB.dumps()}
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
-        r = self.rcnn  # the detection half of DeployRCNN.forward, keeping the features for the captions
-        x = r.input(images)
-        features = r.backbone(x)
-        proposals, valid = r.rpn(r.ops, list(features.values()))
-        logits, regression = r.box_predictor(r.box_head(pool(r.ops, r.box_pool, features, proposals)))
-        boxes, scores, labels, _, num = r.detector(r.ops, logits, regression, proposals, valid)
+        r = self.rcnn
+        x, features, boxes, scores, labels, num = r.detect(images)  # features and input: for the captions
         batch, k = boxes.shape[:2]
         filled = torch.arange(k)[None, :] < num.to(torch.int64)[:, None]
         read = Readers(features=lambda b: pool(r.ops, r.box_pool, features, b),

@@ -135,15 +135,20 @@ class DeployRCNN(DeployModel):
         self.output_names += ["keypoints"] * (self.keypoint_pool is not None)
         self.output_names += ["semantic"] * (self.semantic_head is not None)
 
-    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+    def detect(self, images: Tensor) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor, Tensor, Tensor]:
+        """The detection half, which the heads (and the densecap wrapper) build on: the normalised
+        input, the FPN features, and boxes (network pixels), scores, labels, num_dets per image."""
         x = self.input(images)
         features = self.backbone(x)
         proposals, valid = self.rpn(self.ops, list(features.values()))
-        batch, p = proposals.shape[:2]
         pooled = pool(self.ops, self.box_pool, features, proposals)
         logits, regression = self.box_predictor(self.box_head(pooled))
         boxes, scores, labels, _, num = self.detector(self.ops, logits, regression, proposals, valid)
-        k = boxes.shape[1]
+        return x, features, boxes, scores, labels, num
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        _, features, boxes, scores, labels, num = self.detect(images)
+        batch, k = boxes.shape[:2]
         outputs: list[Tensor] = [self.boxes_to_frame(boxes), scores, labels, num]
         if self.mask_pool is not None and self.mask_slots == "valid":
             outputs.append(self._valid_slot_masks(features, boxes, labels, num))
