@@ -34,11 +34,14 @@ def model_of(kind: str, seed: int) -> torch.nn.Module:
     return build_fcn({"upsample": kind, "widths": WIDTHS, "num_classes": 10, "image_size": 320})
 
 
-def train_kind(kind: str, args: argparse.Namespace) -> Path:
+def train_kind(kind: str, args: argparse.Namespace) -> torch.nn.Module:
+    """The kind's net trained in place (its weights also saved under OUT/kind)."""
+    model = model_of(kind, args.seed)
     opts = TrainOptions(data=args.train, out=args.out / kind, epochs=100, batch_size=args.batch, lr=args.lr,
                         seed=args.seed, max_steps=args.steps, images=args.images, crop=224,
                         progress=not args.no_progress)
-    return train(model_of(kind, args.seed), "fcn", opts)
+    train(model, "fcn", opts)
+    return model.eval()
 
 
 def seconds_per_image(models: dict[str, torch.nn.Module], frames: int = 20) -> dict[str, float]:
@@ -73,11 +76,8 @@ def main() -> None:
     models = {}
     for kind in args.kinds:
         start = time.perf_counter()
-        weights = train_kind(kind, args)
+        model = train_kind(kind, args)
         train_s = time.perf_counter() - start
-        model = model_of(kind, args.seed)
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        model.eval()
         pred = args.out / kind / "pred"
         predict(model, "fcn", ["semantic"], args.val, "val", pred, progress=not args.no_progress)
         miou = score(args.val, "val", pred, ["semantic"])["semantic"]["mIoU"]
